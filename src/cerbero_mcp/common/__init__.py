@@ -1,0 +1,1 @@
+"""Shared building blocks: errors, upstream transport, audit, logging and the quant library."""

@@ -1,0 +1,219 @@
+"""The one error hierarchy every part of Cerbero raises, and the envelope it becomes.
+
+    CerberoError                        status  code
+    ├── RequestError                    — the request is wrong; retrying it unchanged will fail again
+    │   ├── BadRequestError             400  BAD_REQUEST
+    │   ├── UnauthorizedError           401  UNAUTHORIZED
+    │   ├── ForbiddenError              403  FORBIDDEN
+    │   ├── NotFoundError               404  NOT_FOUND
+    │   ├── IdempotencyConflictError    409  IDEMPOTENCY_CONFLICT
+    │   ├── InvalidInputError           422  INVALID_INPUT
+    │   ├── KillSwitchEngagedError      423  KILL_SWITCH_ENGAGED
+    │   ├── LeverageCapExceededError    403  LEVERAGE_CAP_EXCEEDED
+    │   ├── InsufficientFundsError      400  INSUFFICIENT_FUNDS
+    │   ├── InvalidOrderError           400  INVALID_ORDER
+    │   └── OrderNotFoundError          404  ORDER_NOT_FOUND
+    ├── OperationError                  — the operation failed; `retryable` says if trying again may help
+    │   ├── NotConfiguredError          503  NOT_CONFIGURED
+    │   ├── UpstreamAuthError           502  UPSTREAM_AUTH
+    │   ├── RateLimitError              429  RATE_LIMIT        (retryable)
+    │   ├── UpstreamError               502  UPSTREAM_ERROR    (retryable)
+    │   └── UpstreamTimeoutError        504  UPSTREAM_TIMEOUT  (retryable)
+    └── UnhandledError                  500  UNHANDLED_EXCEPTION
+
+Adapters raise these classes, never `HTTPException`; `server.py` has the one handler that turns
+them into the envelope `{"error": {...}, "request_id", "data_timestamp"}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CerberoError(Exception):
+    """Base of every error Cerbero reports to a client."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "UNHANDLED_EXCEPTION"
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        suggested_fix: str | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.suggested_fix = suggested_fix
+        self.details = details
+        self.headers = headers or {}
+
+    @property
+    def type(self) -> str:
+        """Return the class name clients see as `error.type`."""
+        return type(self).__name__
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the `error` object of the envelope."""
+        body: dict[str, Any] = {
+            "type": self.type,
+            "code": self.code,
+            "message": self.message,
+            "retryable": self.retryable,
+        }
+        if self.suggested_fix:
+            body["suggested_fix"] = self.suggested_fix
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class RequestError(CerberoError):
+    """The request is wrong: fix it before sending it again."""
+
+    status = 400
+    code = "BAD_REQUEST"
+
+
+class BadRequestError(RequestError):
+    """Malformed request (headers, JSON) that cannot be processed."""
+
+    status = 400
+    code = "BAD_REQUEST"
+
+
+class UnauthorizedError(RequestError):
+    """Missing or unknown bearer token."""
+
+    status = 401
+    code = "UNAUTHORIZED"
+
+
+class ForbiddenError(RequestError):
+    """The caller is authenticated but may not do this."""
+
+    status = 403
+    code = "FORBIDDEN"
+
+
+class NotFoundError(RequestError):
+    """No such route, tool or resource."""
+
+    status = 404
+    code = "NOT_FOUND"
+
+
+class IdempotencyConflictError(RequestError):
+    """An idempotency key was reused with a different request body."""
+
+    status = 409
+    code = "IDEMPOTENCY_CONFLICT"
+
+
+class InvalidInputError(RequestError):
+    """The body or a parameter failed validation."""
+
+    status = 422
+    code = "INVALID_INPUT"
+
+
+class KillSwitchEngagedError(RequestError):
+    """Writes are blocked by the kill switch."""
+
+    status = 423
+    code = "KILL_SWITCH_ENGAGED"
+
+
+class LeverageCapExceededError(RequestError):
+    """The order would take the account past its leverage cap."""
+
+    status = 403
+    code = "LEVERAGE_CAP_EXCEEDED"
+
+
+class InsufficientFundsError(RequestError):
+    """The venue said the account cannot afford this."""
+
+    status = 400
+    code = "INSUFFICIENT_FUNDS"
+
+
+class InvalidOrderError(RequestError):
+    """The venue rejected the order as invalid."""
+
+    status = 400
+    code = "INVALID_ORDER"
+
+
+class OrderNotFoundError(RequestError):
+    """The venue does not know this order."""
+
+    status = 404
+    code = "ORDER_NOT_FOUND"
+
+
+class OperationError(CerberoError):
+    """The operation failed; `retryable` says whether trying again may help."""
+
+    status = 502
+    code = "UPSTREAM_ERROR"
+
+
+class NotConfiguredError(OperationError):
+    """The venue has no credentials (or URL) for this environment."""
+
+    status = 503
+    code = "NOT_CONFIGURED"
+
+
+class UpstreamAuthError(OperationError):
+    """The venue rejected our credentials."""
+
+    status = 502
+    code = "UPSTREAM_AUTH"
+
+
+class RateLimitError(OperationError):
+    """The venue (or this server) rate-limited the call."""
+
+    status = 429
+    code = "RATE_LIMIT"
+    retryable = True
+
+
+class UpstreamError(OperationError):
+    """The venue failed (5xx, dropped connection, malformed body)."""
+
+    status = 502
+    code = "UPSTREAM_ERROR"
+    retryable = True
+
+
+class UpstreamTimeoutError(OperationError):
+    """The venue did not answer in time."""
+
+    status = 504
+    code = "UPSTREAM_TIMEOUT"
+    retryable = True
+
+
+class UnhandledError(CerberoError):
+    """Anything unexpected; the body never carries a stack trace."""
+
+    status = 500
+    code = "UNHANDLED_EXCEPTION"
+
+
+def all_error_classes() -> list[type[CerberoError]]:
+    """Return every concrete error class, for the handler test and the docs."""
+    seen: list[type[CerberoError]] = []
+    stack: list[type[CerberoError]] = [CerberoError]
+    while stack:
+        cls = stack.pop()
+        if cls not in seen:
+            seen.append(cls)
+            stack.extend(cls.__subclasses__())
+    return seen
