@@ -6,6 +6,7 @@
     │   ├── UnauthorizedError           401  UNAUTHORIZED
     │   ├── ForbiddenError              403  FORBIDDEN
     │   ├── NotFoundError               404  NOT_FOUND
+    │   ├── MethodNotAllowedError       405  METHOD_NOT_ALLOWED
     │   ├── IdempotencyConflictError    409  IDEMPOTENCY_CONFLICT
     │   ├── InvalidInputError           422  INVALID_INPUT
     │   ├── KillSwitchEngagedError      423  KILL_SWITCH_ENGAGED
@@ -104,6 +105,13 @@ class NotFoundError(RequestError):
 
     status = 404
     code = "NOT_FOUND"
+
+
+class MethodNotAllowedError(RequestError):
+    """The route exists but not for this HTTP method."""
+
+    status = 405
+    code = "METHOD_NOT_ALLOWED"
 
 
 class IdempotencyConflictError(RequestError):

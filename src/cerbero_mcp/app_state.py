@@ -1,0 +1,33 @@
+"""What one running app holds: settings, clients, audit, metrics and its tools."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from cerbero_mcp.client_registry import ClientRegistry
+from cerbero_mcp.common.audit import AuditLog
+from cerbero_mcp.metrics import Metrics
+from cerbero_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from cerbero_mcp.tooling import ToolSet, ToolSpec
+    from cerbero_mcp.write_pipeline import WritePipeline
+
+
+@dataclass
+class AppState:
+    """The per-app singletons every request reaches through `request.app.state.cerbero`."""
+
+    settings: Settings
+    registry: ClientRegistry
+    audit: AuditLog
+    metrics: Metrics
+    toolsets: list[ToolSet]
+    pipeline: WritePipeline
+    started_monotonic: float = field(default_factory=time.monotonic)
+
+    def tool_specs(self) -> list[ToolSpec]:
+        """Return every tool of every toolset, in registration order."""
+        return [spec for toolset in self.toolsets for spec in toolset.specs]

@@ -1,0 +1,243 @@
+"""build_app(settings): the one FastAPI app — middleware, error envelope, tool routes, /mcp, health."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
+
+from cerbero_mcp import __version__, admin
+from cerbero_mcp.app_state import AppState
+from cerbero_mcp.auth import AuthMiddleware
+from cerbero_mcp.client_registry import ClientRegistry, ProbeableClient
+from cerbero_mcp.common.audit import AuditLog
+from cerbero_mcp.common.errors import (
+    BadRequestError,
+    CerberoError,
+    ForbiddenError,
+    MethodNotAllowedError,
+    NotFoundError,
+    UnauthorizedError,
+)
+from cerbero_mcp.mcp_endpoint import MCPEndpoint
+from cerbero_mcp.metrics import Metrics
+from cerbero_mcp.middleware import RequestContextMiddleware
+from cerbero_mcp.responses import error_envelope, now_iso
+from cerbero_mcp.settings import Settings
+from cerbero_mcp.tooling import ToolSet, invalid_input, make_router
+from cerbero_mcp.write_pipeline import WriteGate, WritePipeline
+
+SWAGGER_UI = {
+    "persistAuthorization": True,
+    "displayRequestDuration": True,
+    "filter": True,
+    "tryItOutEnabled": True,
+    "tagsSorter": "alpha",
+    "operationsSorter": "alpha",
+}
+DESCRIPTION = (
+    "One authenticated gateway to trading venues for bots and LLM agents. "
+    "Authorize with `TESTNET_TOKEN` (testnet/paper) or `MAINNET_TOKEN` (live): the token picks the "
+    "environment of every call. Tool calls also need `X-Bot-Tag`. The same tools are served over MCP "
+    "at `/mcp` (streamable HTTP) as `<venue>_<tool>`."
+)
+
+
+def build_app(
+    settings: Settings,
+    toolsets: Sequence[ToolSet] | None = None,
+    *,
+    audit: AuditLog | None = None,
+    gates: Sequence[WriteGate] = (),
+) -> FastAPI:
+    """Build the app for `settings` serving `toolsets` (default: every installed venue)."""
+    if toolsets is None:
+        from cerbero_mcp.exchanges import installed_toolsets
+
+        toolsets = installed_toolsets()
+    audit_log = audit or AuditLog(
+        settings.audit_log_file,
+        settings.audit_hmac_key.get_secret_value().encode() if settings.audit_hmac_key else None,
+        backup_days=settings.audit_log_backup_days,
+        fsync=settings.audit_fsync,
+    )
+    registry = ClientRegistry(settings)
+    for toolset in toolsets:
+        if toolset.client_factory is not None:
+            registry.register(toolset.venue, toolset.client_factory)
+    state = AppState(
+        settings=settings,
+        registry=registry,
+        audit=audit_log,
+        metrics=Metrics(),
+        toolsets=list(toolsets),
+        pipeline=WritePipeline(audit_log, gates),
+    )
+    mcp = MCPEndpoint(state)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with mcp.running():
+            try:
+                yield
+            finally:
+                await registry.aclose()
+                audit_log.close()
+
+    app = FastAPI(
+        title="Cerbero MCP",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/apidocs",
+        redoc_url=None,
+        swagger_ui_parameters=SWAGGER_UI,
+        lifespan=lifespan,
+    )
+    app.state.cerbero = state
+    for toolset in toolsets:
+        app.include_router(make_router(toolset))
+    app.include_router(admin.router)
+    _add_health_routes(app, state)
+    app.router.routes.append(Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False))
+    _add_error_handlers(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    known = {(spec.venue, spec.name) for spec in state.tool_specs()}
+    # Added last = outermost: the request id exists before auth answers anything.
+    app.add_middleware(AuthMiddleware, settings=settings)
+    app.add_middleware(RequestContextMiddleware, metrics=state.metrics, known_tools=known)
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            openapi_version=app.openapi_version,
+        )
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "BearerAuth": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "TESTNET_TOKEN or MAINNET_TOKEN (admin writes: ADMIN_TOKEN).",
+            }
+        }
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def _add_health_routes(app: FastAPI, state: AppState) -> None:
+    @app.get("/health", tags=["health"], operation_id="health")
+    async def health() -> dict[str, Any]:
+        """Report liveness, version and uptime."""
+        return {
+            "status": "ok",
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - state.started_monotonic, 3),
+            "data_timestamp": now_iso(),
+        }
+
+    @app.get("/health/ready", tags=["health"], operation_id="health-ready")
+    async def ready() -> Response:
+        """Probe every venue client in use and report ready, degraded or not_ready."""
+        report = await readiness(state)
+        failing = report["status"] != "ready" and state.settings.ready_fails_on_degraded
+        return JSONResponse(report, status_code=503 if failing else 200)
+
+    @app.get("/metrics", tags=["health"], operation_id="metrics", response_class=Response)
+    async def metrics() -> Response:
+        """Expose Prometheus metrics."""
+        return Response(state.metrics.render(), media_type=state.metrics.content_type)
+
+
+async def readiness(state: AppState) -> dict[str, Any]:
+    """Probe each cached client (bounded by READY_PROBE_TIMEOUT_S) and summarise."""
+    timeout = state.settings.ready_probe_timeout_s
+    cached = state.registry.cached()
+
+    async def probe(key: tuple[str, str], client: Any) -> dict[str, Any]:
+        venue, env = key
+        started = time.perf_counter()
+        record: dict[str, Any] = {"venue": venue, "environment": env}
+        if not isinstance(client, ProbeableClient):
+            return {**record, "status": "ok", "detail": "no probe"}
+        try:
+            await asyncio.wait_for(client.probe(), timeout)
+        except TimeoutError:
+            return {**record, "status": "failed", "detail": f"no answer within {timeout:g} s"}
+        except CerberoError as exc:
+            return {**record, "status": "failed", "detail": exc.code}
+        except Exception as exc:
+            return {**record, "status": "failed", "detail": type(exc).__name__}
+        return {**record, "status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 3)}
+
+    checks = await asyncio.gather(*(probe(key, client) for key, client in cached.items()))
+    failed = sum(1 for check in checks if check["status"] != "ok")
+    if failed == 0:
+        status = "ready"
+    elif failed < len(checks):
+        status = "degraded"
+    else:
+        status = "not_ready"
+    return {"status": status, "checks": list(checks), "data_timestamp": now_iso()}
+
+
+def _envelope_response(error: CerberoError, request: Request) -> JSONResponse:
+    headers = dict(error.headers)
+    if isinstance(error, UnauthorizedError):
+        headers["WWW-Authenticate"] = 'Bearer realm="cerbero-mcp"'
+    return JSONResponse(
+        error_envelope(error, getattr(request.state, "request_id", None)),
+        status_code=error.status,
+        headers=headers,
+    )
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CerberoError)
+    async def on_cerbero_error(request: Request, exc: CerberoError) -> JSONResponse:
+        return _envelope_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        if any(item.get("type") == "json_invalid" for item in errors):
+            detail = next(item for item in errors if item.get("type") == "json_invalid")
+            return _envelope_response(
+                BadRequestError(
+                    f"request body is not valid JSON: {detail.get('ctx', {}).get('error', 'parse error')}",
+                    suggested_fix="send a JSON object with Content-Type: application/json",
+                ),
+                request,
+            )
+        return _envelope_response(invalid_input(errors), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error: CerberoError
+        if exc.status_code == 404:
+            error = NotFoundError(
+                f"no route {request.method} {request.url.path}",
+                suggested_fix="tools are POST /mcp-<venue>/tools/<tool>; see /apidocs",
+            )
+        elif exc.status_code == 405:
+            error = MethodNotAllowedError(
+                f"method {request.method} is not allowed on {request.url.path}",
+                suggested_fix="tools are called with POST",
+            )
+        elif exc.status_code == 403:
+            error = ForbiddenError(str(exc.detail))
+        else:
+            error = BadRequestError(str(exc.detail))
+        return _envelope_response(error, request)

@@ -1,0 +1,57 @@
+"""Fixtures every test may use: settings with tokens, the app with the toy venue, an HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from cerbero_mcp.server import build_app
+from cerbero_mcp.settings import Settings
+from support import toy
+from support.lifespan import running
+
+TESTNET = "t" * 24 + "-testnet-token-0001"
+MAINNET = "m" * 24 + "-mainnet-token-0001"
+ADMIN = "a" * 24 + "-admin-token-000001"
+
+
+def auth(token: str = TESTNET, bot: str | None = "pytest") -> dict[str, str]:
+    """Return the headers of an authenticated tool call."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if bot is not None:
+        headers["X-Bot-Tag"] = bot
+    return headers
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Return settings with the three tokens and an audit file under tmp_path."""
+    return Settings.from_mapping(
+        {
+            "TESTNET_TOKEN": TESTNET,
+            "MAINNET_TOKEN": MAINNET,
+            "ADMIN_TOKEN": ADMIN,
+            "AUDIT_LOG_FILE": str(tmp_path / "audit" / "audit.jsonl"),
+            "AUDIT_HMAC_KEY": "k" * 32,
+            "AUDIT_FSYNC": "false",
+        }
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    """Return the app serving only the toy venue."""
+    return build_app(settings, [toy.TOOLS])
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Return an HTTP client bound to the app, with its lifespan running."""
+    async with running(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:9000") as http:
+            yield http

@@ -1,0 +1,178 @@
+"""The MCP endpoint through the official MCP client over a real loopback server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from cerbero_mcp.mcp_endpoint import input_schema, output_schema
+from cerbero_mcp.settings import Settings
+from conftest import MAINNET, TESTNET
+from support.live_server import live_server
+
+ORDER = {"symbol": "BTC-TOY", "side": "buy", "qty": "0.5", "price": "100.5", "client_order_id": "m1"}
+
+
+@pytest.fixture
+def base_url(app: FastAPI) -> Iterator[str]:
+    """Serve the toy app on a real loopback port."""
+    with live_server(app) as url:
+        yield url
+
+
+@asynccontextmanager
+async def mcp_session(base_url: str, token: str = TESTNET, bot: str = "agent-1") -> AsyncIterator[ClientSession]:
+    """Open an initialized MCP client session against /mcp."""
+    headers = {"Authorization": f"Bearer {token}", "X-Bot-Tag": bot}
+    async with (
+        create_mcp_http_client(headers=headers) as http,
+        streamable_http_client(f"{base_url}/mcp", http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+async def test_official_client_initializes_and_lists_tools_with_schemas(base_url: str, app: FastAPI) -> None:
+    async with mcp_session(base_url) as session:
+        listed = await session.list_tools()
+    by_name = {tool.name: tool for tool in listed.tools}
+    assert sorted(by_name) == ["toy_echo", "toy_fail", "toy_place_order", "toy_whoami"]
+    specs = {spec.mcp_name: spec for spec in app.state.cerbero.tool_specs()}
+    for name, tool in by_name.items():
+        assert tool.input_schema == input_schema(specs[name])
+        assert tool.output_schema == output_schema(specs[name])
+    assert by_name["toy_echo"].annotations is not None
+    assert by_name["toy_echo"].annotations.read_only_hint is True
+    assert by_name["toy_echo"].annotations.destructive_hint is False
+    assert by_name["toy_place_order"].annotations is not None
+    assert by_name["toy_place_order"].annotations.destructive_hint is True
+    assert by_name["toy_place_order"].annotations.read_only_hint is False
+
+
+@pytest.mark.parametrize(("token", "env"), [(TESTNET, "testnet"), (MAINNET, "mainnet")])
+async def test_call_tool_returns_structured_content_in_the_token_environment(
+    base_url: str, token: str, env: str
+) -> None:
+    async with mcp_session(base_url, token, "agent-7") as session:
+        result = await session.call_tool("toy_echo", {"message": "hi"})
+    assert result.is_error is False
+    assert result.structured_content is not None
+    assert result.structured_content["message"] == "hi"
+    assert result.structured_content["environment"] == env
+    assert result.structured_content["bot_tag"] == "agent-7"
+    assert json.loads(result.content[0].text)["message"] == "hi"  # type: ignore[union-attr]
+
+
+async def test_tool_error_is_is_error_with_the_envelope_code(base_url: str) -> None:
+    async with mcp_session(base_url) as session:
+        result = await session.call_tool("toy_fail", {"kind": "insufficient_funds"})
+    assert result.is_error is True
+    assert result.content[0].text == "INSUFFICIENT_FUNDS: not enough margin"  # type: ignore[union-attr]
+    assert result.structured_content is not None
+    assert result.structured_content["error"]["code"] == "INSUFFICIENT_FUNDS"
+
+
+async def test_invalid_arguments_are_invalid_input(base_url: str) -> None:
+    async with mcp_session(base_url) as session:
+        result = await session.call_tool("toy_echo", {"message": ""})
+    assert result.is_error is True
+    assert result.structured_content is not None
+    error = result.structured_content["error"]
+    assert error["code"] == "INVALID_INPUT"
+    assert error["details"]["errors"][0]["loc"] == "message"
+
+
+async def test_unknown_tool_is_not_found(base_url: str) -> None:
+    async with mcp_session(base_url) as session:
+        result = await session.call_tool("toy_nope", {})
+    assert result.is_error is True
+    assert result.structured_content is not None
+    assert result.structured_content["error"]["code"] == "NOT_FOUND"
+
+
+async def test_crash_is_unhandled_without_internals(base_url: str) -> None:
+    async with mcp_session(base_url) as session:
+        result = await session.call_tool("toy_fail", {"kind": "crash"})
+    assert result.is_error is True
+    assert "secret" not in json.dumps(result.structured_content)
+    assert result.structured_content is not None
+    assert result.structured_content["error"]["code"] == "UNHANDLED_EXCEPTION"
+
+
+async def test_mcp_write_goes_through_the_same_audited_path(base_url: str, settings: Settings) -> None:
+    async with mcp_session(base_url, MAINNET, "agent-w") as session:
+        result = await session.call_tool("toy_place_order", ORDER)
+    assert result.is_error is False
+    assert result.structured_content is not None
+    assert result.structured_content["order_id"] == "TOY-1"
+    assert settings.audit_log_file is not None
+    record = json.loads(settings.audit_log_file.read_text().splitlines()[-1])
+    assert (record["actor"], record["bot_tag"], record["action"], record["transport"]) == (
+        "mainnet",
+        "agent-w",
+        "place_order",
+        "mcp",
+    )
+
+
+async def test_mcp_without_bearer_is_401_and_bad_host_is_refused(base_url: str) -> None:
+    async with httpx.AsyncClient() as http:
+        unauthenticated = await http.post(f"{base_url}/mcp", json={}, headers={"X-Bot-Tag": "a"})
+        foreign_host = await http.post(
+            f"{base_url}/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={
+                "Authorization": f"Bearer {TESTNET}",
+                "X-Bot-Tag": "a",
+                "Host": "evil.example",
+                "Accept": "application/json, text/event-stream",
+            },
+        )
+    assert unauthenticated.status_code == 401
+    assert foreign_host.status_code in (403, 421)
+
+
+def _resolve(schema: Any, defs: dict[str, Any]) -> Any:
+    """Inline every $ref so OpenAPI's components and JSON Schema $defs compare equal."""
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            return _resolve(defs[name], defs)
+        return {k: _resolve(v, defs) for k, v in schema.items() if k not in ("$defs",)}
+    if isinstance(schema, list):
+        return [_resolve(item, defs) for item in schema]
+    return schema
+
+
+async def test_every_tool_is_in_openapi_and_mcp_with_equal_schemas(base_url: str, app: FastAPI) -> None:
+    async with httpx.AsyncClient() as http:
+        openapi = (await http.get(f"{base_url}/openapi.json")).json()
+    async with mcp_session(base_url) as session:
+        tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+    components = openapi["components"]["schemas"]
+    for spec in app.state.cerbero.tool_specs():
+        operation = openapi["paths"][spec.path]["post"]
+        assert operation["operationId"] == f"{spec.venue}-{spec.name}"
+        assert operation["tags"] == [spec.venue]
+        assert operation["summary"] == spec.summary
+        assert operation["security"] == [{"BearerAuth": []}]
+        request_schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        response_schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        tool = tools[spec.mcp_name]
+        assert _resolve(request_schema, components) == _resolve(tool.input_schema, tool.input_schema.get("$defs", {}))
+        assert tool.output_schema is not None
+        assert _resolve(response_schema, components) == _resolve(
+            tool.output_schema, tool.output_schema.get("$defs", {})
+        )
+    assert openapi["openapi"].startswith("3.1")
+    assert openapi["components"]["securitySchemes"]["BearerAuth"]["scheme"] == "bearer"

@@ -1,0 +1,1 @@
+"""Test-only helpers shared by unit and integration tests."""

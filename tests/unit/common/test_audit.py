@@ -1,0 +1,578 @@
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import stat
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cerbero_mcp.common.audit import GENESIS_HASH, AuditLog, AuditQuery
+
+KEY = b"k" * 32
+T0 = datetime(2025, 3, 10, 12, 0, 0, tzinfo=UTC)
+TS_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+class Clock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+MakeLog = Callable[..., AuditLog]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    return tmp_path / "audit" / "audit.jsonl"
+
+
+@pytest.fixture
+def make_log(log_path: Path, clock: Clock) -> Iterator[MakeLog]:
+    made: list[AuditLog] = []
+
+    def make(**kwargs: Any) -> AuditLog:
+        kwargs.setdefault("fsync", False)
+        kwargs.setdefault("clock", clock)
+        log = AuditLog(log_path, kwargs.pop("hmac_key", KEY), **kwargs)
+        made.append(log)
+        return log
+
+    yield make
+    for log in made:
+        log.close()
+
+
+def record(i: int = 0, **overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "request_id": f"req-{i}",
+        "actor": "testnet",
+        "bot_tag": "bot-a",
+        "exchange": "deribit",
+        "action": "place_order",
+        "target": "BTC-PERPETUAL",
+        "params": {"amount": i, "side": "buy"},
+        "outcome": "ok",
+        "error_code": None,
+        "duration_ms": 12.5,
+    }
+    base.update(overrides)
+    return base
+
+
+def fill(log: AuditLog, clock: Clock, n: int, **overrides: Any) -> list[dict[str, Any]]:
+    stored = []
+    for i in range(n):
+        stored.append(log.append(record(i, **overrides)))
+        clock.tick(seconds=1)
+    return stored
+
+
+def read_lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def write_lines(path: Path, lines: list[str]) -> None:
+    path.write_text("".join(f"{line}\n" for line in lines))
+
+
+def expected_hash(rec: dict[str, Any], key: bytes = KEY) -> str:
+    body = {k: v for k, v in rec.items() if k != "hash"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+
+
+# -- the chain ---------------------------------------------------------------------------------------
+
+
+def test_appended_records_form_a_verifiable_hmac_chain(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    log = make_log()
+    stored = fill(log, clock, 20)
+
+    on_disk = [json.loads(line) for line in read_lines(log_path)]
+    assert on_disk == stored
+    assert on_disk[0]["prev_hash"] == GENESIS_HASH
+    for prev, cur in itertools.pairwise(on_disk):
+        assert cur["prev_hash"] == prev["hash"]
+    for rec in on_disk:
+        assert rec["hash"] == expected_hash(rec)
+        assert TS_FORMAT.match(rec["ts"])
+    assert list(on_disk[0]) == [
+        "ts",
+        "request_id",
+        "actor",
+        "bot_tag",
+        "exchange",
+        "action",
+        "target",
+        "params",
+        "outcome",
+        "error_code",
+        "duration_ms",
+        "prev_hash",
+        "hash",
+    ]
+    assert on_disk[0]["ts"] == "2025-03-10T12:00:00.000Z"
+
+    result = log.verify()
+    assert result.ok
+    assert result.records_checked == 20
+    assert result.files_checked == ["audit.jsonl"]
+    assert result.first_broken is None
+    assert result.to_dict()["first_broken"] is None
+
+
+def test_live_file_is_private_to_the_owner(make_log: MakeLog, log_path: Path) -> None:
+    make_log()
+    assert stat.S_IMODE(log_path.stat().st_mode) == 0o600
+
+
+def test_edited_field_is_reported_with_its_line(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    log = make_log()
+    fill(log, clock, 10)
+    lines = read_lines(log_path)
+    edited = json.loads(lines[2])
+    edited["outcome"] = "error"
+    lines[2] = json.dumps(edited)
+    write_lines(log_path, lines)
+
+    result = log.verify()
+    assert not result.ok
+    assert result.first_broken is not None
+    assert (result.first_broken.file, result.first_broken.line) == ("audit.jsonl", 3)
+    assert "hash mismatch" in result.first_broken.reason
+    assert result.records_checked == 10
+
+
+def test_edited_params_with_a_recomputed_keyless_hash_is_reported(
+    make_log: MakeLog, clock: Clock, log_path: Path
+) -> None:
+    log = make_log()
+    fill(log, clock, 5)
+    lines = read_lines(log_path)
+    edited = json.loads(lines[4])
+    edited["params"]["amount"] = 1000
+    edited["hash"] = hashlib.sha256(json.dumps(edited, sort_keys=True).encode()).hexdigest()
+    lines[4] = json.dumps(edited)
+    write_lines(log_path, lines)
+
+    broken = log.verify().first_broken
+    assert broken is not None
+    assert broken.line == 5
+    assert "hash mismatch" in broken.reason
+
+
+def test_deleted_line_is_reported_at_the_next_record(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    log = make_log()
+    fill(log, clock, 10)
+    lines = read_lines(log_path)
+    del lines[4]
+    write_lines(log_path, lines)
+
+    result = log.verify()
+    assert not result.ok
+    assert result.first_broken is not None
+    assert result.first_broken.line == 5
+    assert "prev_hash mismatch" in result.first_broken.reason
+
+
+def test_non_ascii_hash_is_reported_not_crashed_on(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    log = make_log()
+    fill(log, clock, 2)
+    lines = read_lines(log_path)
+    edited = json.loads(lines[0])
+    edited["hash"] = "é" * 64
+    lines[0] = json.dumps(edited)
+    write_lines(log_path, lines)
+
+    broken = log.verify().first_broken
+    assert broken is not None
+    assert broken.line == 1
+    assert "hash mismatch" in broken.reason
+
+
+def test_reordered_lines_are_reported(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    log = make_log()
+    fill(log, clock, 6)
+    lines = read_lines(log_path)
+    lines[2], lines[3] = lines[3], lines[2]
+    write_lines(log_path, lines)
+
+    broken = log.verify().first_broken
+    assert broken is not None
+    assert broken.line == 3
+    assert "prev_hash mismatch" in broken.reason
+
+
+def test_inserted_garbage_line_is_reported(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    log = make_log()
+    fill(log, clock, 4)
+    lines = read_lines(log_path)
+    lines.insert(2, "not json at all")
+    write_lines(log_path, lines)
+
+    broken = log.verify().first_broken
+    assert broken is not None
+    assert broken.line == 3
+    assert "not a JSON object" in broken.reason
+
+
+def test_records_cut_from_the_end_are_caught_by_the_running_writer(
+    make_log: MakeLog, clock: Clock, log_path: Path
+) -> None:
+    log = make_log()
+    fill(log, clock, 5)
+    write_lines(log_path, read_lines(log_path)[:3])
+
+    broken = log.verify().first_broken
+    assert broken is not None
+    assert (broken.file, broken.line) == ("audit.jsonl", 4)
+    assert "deleted from the end" in broken.reason
+
+
+def test_another_key_fails_verification(make_log: MakeLog, clock: Clock) -> None:
+    log = make_log()
+    fill(log, clock, 3)
+    log.close()
+
+    broken = make_log(hmac_key=b"another-key-of-32-bytes-length!!").verify().first_broken
+    assert broken is not None
+    assert broken.line == 1
+
+
+# -- crash and restart -------------------------------------------------------------------------------
+
+
+def test_truncated_last_line_is_reported_and_the_log_still_starts(
+    make_log: MakeLog, clock: Clock, log_path: Path
+) -> None:
+    log = make_log()
+    stored = fill(log, clock, 5)
+    log.close()
+    data = log_path.read_bytes()
+    last_line_start = data.rstrip(b"\n").rfind(b"\n") + 1
+    log_path.write_bytes(data[: last_line_start + 40])  # crash in the middle of the last write
+
+    reopened = make_log()
+    broken = reopened.verify().first_broken
+    assert broken is not None
+    assert (broken.line, "not a JSON object" in broken.reason) == (5, True)
+
+    new = reopened.append(record(99))
+    assert new["prev_hash"] == stored[3]["hash"]  # chained to the last intact record
+    lines = read_lines(log_path)
+    assert len(lines) == 6
+    assert json.loads(lines[5]) == new  # on its own line, not glued to the fragment
+
+    result = reopened.verify()
+    assert result.records_checked == 6
+    assert result.first_broken is not None
+    assert result.first_broken.line == 5  # the fragment is the only problem
+
+
+def test_restart_continues_the_chain(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    first = make_log()
+    before = fill(first, clock, 3)
+    first.close()
+
+    second = make_log()
+    after = fill(second, clock, 2)
+
+    assert after[0]["prev_hash"] == before[-1]["hash"]
+    assert len(read_lines(log_path)) == 5
+    assert second.verify().ok
+
+
+def test_append_after_close_reopens_the_file(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    log = make_log()
+    fill(log, clock, 2)
+    log.close()
+    fill(log, clock, 2)
+    assert len(read_lines(log_path)) == 4
+    assert log.verify().ok
+
+
+def test_live_file_moved_away_is_recreated_and_the_chain_continues(
+    make_log: MakeLog, clock: Clock, log_path: Path
+) -> None:
+    log = make_log()
+    before = fill(log, clock, 2)
+    log_path.rename(log_path.with_name("elsewhere.jsonl"))
+
+    new = log.append(record(5))
+    assert read_lines(log_path) == [json.dumps(new, separators=(",", ":"))]
+    assert new["prev_hash"] == before[-1]["hash"]
+
+
+# -- rotation and retention --------------------------------------------------------------------------
+
+
+def test_rotation_at_midnight_splits_files_and_keeps_the_chain(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    clock.now = datetime(2025, 3, 10, 23, 59, 59, 500_000, tzinfo=UTC)
+    log = make_log()
+    day_one = [log.append(record(i)) for i in range(3)]
+    clock.now = datetime(2025, 3, 11, 0, 0, 0, 100_000, tzinfo=UTC)
+    day_two = [log.append(record(i)) for i in range(2)]
+
+    backup = log_path.with_name("audit.jsonl.2025-03-10")
+    assert [json.loads(line) for line in read_lines(backup)] == day_one
+    assert [json.loads(line) for line in read_lines(log_path)] == day_two
+    assert day_two[0]["prev_hash"] == day_one[-1]["hash"]
+    assert day_two[0]["ts"] == "2025-03-11T00:00:00.100Z"
+
+    result = log.verify()
+    assert result.ok
+    assert result.files_checked == ["audit.jsonl.2025-03-10", "audit.jsonl"]
+    assert result.records_checked == 5
+
+
+def test_deleted_record_across_a_rotation_is_reported(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    log = make_log()
+    fill(log, clock, 3)
+    clock.tick(days=1)
+    fill(log, clock, 3)
+    write_lines(log_path, read_lines(log_path)[1:])  # drop the first record of the new day
+
+    broken = log.verify().first_broken
+    assert broken is not None
+    assert (broken.file, broken.line) == ("audit.jsonl", 1)
+    assert "prev_hash mismatch" in broken.reason
+
+
+def test_restart_on_a_later_day_rotates_the_previous_days_file(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    fill(make_log(), clock, 2)
+    clock.tick(days=1)
+    log = make_log()
+    fill(log, clock, 1)
+
+    assert log_path.with_name("audit.jsonl.2025-03-10").exists()
+    assert len(read_lines(log_path)) == 1
+    assert log.verify().ok
+
+
+def test_backups_older_than_backup_days_are_deleted(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    log = make_log(backup_days=2)
+    for _ in range(6):  # one record a day, 10th to 15th of March
+        log.append(record())
+        clock.tick(days=1)
+    clock.tick(days=-1)
+
+    backups = sorted(p.name for p in log_path.parent.iterdir() if p.name != "audit.jsonl")
+    assert backups == ["audit.jsonl.2025-03-13", "audit.jsonl.2025-03-14"]
+    result = log.verify()  # the oldest retained file's first prev_hash is the accepted anchor
+    assert result.ok
+    assert result.files_checked == [*backups, "audit.jsonl"]
+    log.close()
+
+    clock.tick(days=30)
+    make_log(backup_days=2)  # start-up prunes too
+    assert sorted(p.name for p in log_path.parent.iterdir()) == ["audit.jsonl"]
+
+
+# -- query -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed_log(make_log: MakeLog, clock: Clock) -> AuditLog:
+    log = make_log()
+    rows = [
+        ("testnet", "deribit", "place_order", "bot-a"),
+        ("mainnet", "bybit", "cancel_order", "bot-b"),
+        ("testnet", "bybit", "place_order", "bot-b"),
+        ("admin", None, "admin.kill_switch", None),
+        ("mainnet", "deribit", "place_order", "bot-a"),
+        ("testnet", "deribit", "cancel_order", "bot-a"),
+    ]
+    for i, (actor, exchange, action, bot_tag) in enumerate(rows):
+        log.append(record(i, actor=actor, exchange=exchange, action=action, bot_tag=bot_tag))
+        clock.tick(seconds=1)
+    return log
+
+
+def ids(records: list[dict[str, Any]]) -> list[str]:
+    return [r["request_id"] for r in records]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (AuditQuery(), ["req-0", "req-1", "req-2", "req-3", "req-4", "req-5"]),
+        (AuditQuery(actor="testnet"), ["req-0", "req-2", "req-5"]),
+        (AuditQuery(actor="admin"), ["req-3"]),
+        (AuditQuery(exchange="bybit"), ["req-1", "req-2"]),
+        (AuditQuery(action="place_order"), ["req-0", "req-2", "req-4"]),
+        (AuditQuery(bot_tag="bot-a"), ["req-0", "req-4", "req-5"]),
+        (AuditQuery(actor="mainnet", exchange="deribit"), ["req-4"]),
+        (AuditQuery(actor="nobody"), []),
+    ],
+)
+def test_query_filters_by_exact_field(mixed_log: AuditLog, query: AuditQuery, expected: list[str]) -> None:
+    assert ids(mixed_log.query(query)) == expected
+
+
+def test_query_time_window_is_inclusive(mixed_log: AuditLog) -> None:
+    window = AuditQuery(from_ts=T0 + timedelta(seconds=1), to_ts=T0 + timedelta(seconds=3))
+    assert ids(mixed_log.query(window)) == ["req-1", "req-2", "req-3"]
+    naive = AuditQuery(from_ts=datetime(2025, 3, 10, 12, 0, 4))  # naive means UTC
+    assert ids(mixed_log.query(naive)) == ["req-4", "req-5"]
+    assert mixed_log.query(AuditQuery(from_ts=T0 + timedelta(days=1))) == []
+
+
+def test_query_limit_returns_the_most_recent_in_chronological_order(mixed_log: AuditLog) -> None:
+    assert ids(mixed_log.query(AuditQuery(limit=2))) == ["req-4", "req-5"]
+    assert ids(mixed_log.query(AuditQuery(actor="testnet", limit=2))) == ["req-2", "req-5"]
+    assert mixed_log.query(AuditQuery(limit=0)) == []
+    with pytest.raises(ValueError, match="limit"):
+        AuditQuery(limit=-1)
+
+
+def test_query_spans_rotated_files(make_log: MakeLog, clock: Clock) -> None:
+    log = make_log()
+    fill(log, clock, 2)
+    clock.tick(days=1)
+    fill(log, clock, 2, actor="mainnet")
+    assert [r["actor"] for r in log.query(AuditQuery())] == ["testnet", "testnet", "mainnet", "mainnet"]
+    assert len(log.query(AuditQuery(from_ts=clock.now - timedelta(hours=1)))) == 2
+
+
+# -- content -----------------------------------------------------------------------------------------
+
+
+def test_params_are_redacted_before_they_reach_the_file(make_log: MakeLog, log_path: Path) -> None:
+    secrets = [f"leak-{n}-{'x' * 12}" for n in range(7)]
+    log = make_log()
+    stored = log.append(
+        record(
+            params={
+                "symbol": "BTCUSDT",
+                "api_key": secrets[0],
+                "secret": secrets[1],
+                "signature": secrets[2],
+                "access_token": secrets[3],
+                "password": secrets[4],
+                "nested": [{"client_secret": secrets[5]}],
+                "headers": {"Authorization": f"Bearer {secrets[6]}"},
+            }
+        )
+    )
+
+    text = log_path.read_text()
+    assert not [s for s in secrets if s in text]
+    assert stored["params"]["symbol"] == "BTCUSDT"
+    assert stored["params"]["api_key"] == "***"
+    assert stored["params"]["nested"] == [{"client_secret": "***"}]
+    assert log.verify().ok
+
+
+def test_unicode_and_non_json_values_are_stored_and_verify(make_log: MakeLog, log_path: Path) -> None:
+    log = make_log()
+    stored = log.append(record(params={"note": "stop € ✓ \u2028 ok", "qty": Decimal("0.1"), "when": T0}))
+    assert stored["params"] == {"note": "stop € ✓ \u2028 ok", "qty": "0.1", "when": str(T0)}
+    assert log_path.read_bytes().isascii()
+    assert log.query(AuditQuery())[0]["params"]["note"] == "stop € ✓ \u2028 ok"
+    assert log.verify().ok
+
+
+def test_caller_cannot_supply_ts_or_chain_fields(make_log: MakeLog) -> None:
+    log = make_log()
+    stored = log.append(record(ts="1999-01-01T00:00:00.000Z", prev_hash="f" * 64, hash="e" * 64, note="x"))
+    assert stored["ts"] == "2025-03-10T12:00:00.000Z"
+    assert stored["prev_hash"] == GENESIS_HASH
+    assert stored["note"] == "x"
+    assert log.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("actor", "root"), ("actor", None), ("outcome", "maybe"), ("action", ""), ("action", None)],
+)
+def test_invalid_records_are_refused(make_log: MakeLog, field: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=field):
+        make_log().append(record(**{field: value}))
+
+
+# -- configuration -----------------------------------------------------------------------------------
+
+
+def test_a_log_file_without_an_hmac_key_is_refused(log_path: Path) -> None:
+    with pytest.raises(ValueError, match="AUDIT_HMAC_KEY must be set when AUDIT_LOG_FILE is set"):
+        AuditLog(log_path, None)
+    with pytest.raises(ValueError, match="AUDIT_HMAC_KEY"):
+        AuditLog(log_path, b"")
+
+
+def test_without_a_file_the_log_is_a_no_op(clock: Clock) -> None:
+    log = AuditLog(None, None, clock=clock)
+    stored = log.append(record(params={"api_key": "x"}))
+    assert not log.enabled
+    assert "hash" not in stored
+    assert "prev_hash" not in stored
+    assert stored["params"]["api_key"] == "***"
+    assert log.query(AuditQuery()) == []
+    result = log.verify()
+    assert (result.ok, result.records_checked, result.enabled) == (True, 0, False)
+    log.close()
+
+
+# -- concurrency and async ---------------------------------------------------------------------------
+
+
+def test_concurrent_appends_from_threads_keep_one_chain(make_log: MakeLog, log_path: Path) -> None:
+    log = make_log(clock=lambda: datetime.now(UTC).replace(year=2025, month=3, day=10))
+    errors: list[BaseException] = []
+    verifications: list[bool] = []
+    start = threading.Barrier(9)
+
+    def writer(n: int) -> None:
+        start.wait()
+        try:
+            for i in range(200):
+                log.append(record(i, request_id=f"t{n}-{i}"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def verifier() -> None:
+        start.wait()
+        for _ in range(5):
+            verifications.append(log.verify().ok)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    threads.append(threading.Thread(target=verifier))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert all(verifications)  # readers racing the writers see a consistent prefix
+    result = log.verify()
+    assert result.ok
+    assert result.records_checked == 1600
+    assert len({json.loads(line)["request_id"] for line in read_lines(log_path)}) == 1600
+
+
+async def test_aappend_writes_before_returning(make_log: MakeLog, log_path: Path) -> None:
+    for fsync in (True, False):
+        log = make_log(fsync=fsync)
+        stored = await log.aappend(record(1))
+        assert json.loads(read_lines(log_path)[-1]) == stored
+        assert (await log.averify()).ok
+        assert await log.aquery(AuditQuery(limit=1)) == [stored]
+        log.close()

@@ -1,0 +1,97 @@
+"""Settings: per-environment credentials with fallback, validation messages, serving checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cerbero_mcp.settings import ConfigError, Settings, load_settings
+
+TOKENS = {"TESTNET_TOKEN": "t" * 32, "MAINNET_TOKEN": "m" * 32}
+
+
+def test_defaults_point_at_the_real_venues() -> None:
+    settings = Settings.from_mapping({})
+    assert settings.port == 9000
+    assert settings.venue_url("deribit", "testnet") == "https://test.deribit.com/api/v2"
+    assert settings.venue_url("deribit", "mainnet") == "https://www.deribit.com/api/v2"
+    assert settings.venue_url("bybit", "mainnet") == "https://api.bybit.com"
+
+
+def test_env_specific_credentials_override_the_shared_ones() -> None:
+    settings = Settings.from_mapping(
+        {"DERIBIT_CLIENT_ID": "shared-id", "DERIBIT_CLIENT_ID_LIVE": "live-id", "DERIBIT_CLIENT_SECRET": "s"}
+    )
+    assert settings.venue_credentials("deribit", "testnet") == {"client_id": "shared-id", "client_secret": "s"}
+    assert settings.venue_credentials("deribit", "mainnet") == {"client_id": "live-id", "client_secret": "s"}
+
+
+def test_missing_credentials_name_the_variables() -> None:
+    settings = Settings.from_mapping({"BYBIT_API_KEY_TESTNET": "k"})
+    assert settings.missing_credentials("bybit", "testnet") == ["BYBIT_API_SECRET_TESTNET (or BYBIT_API_SECRET)"]
+    assert settings.missing_credentials("bybit", "mainnet") == [
+        "BYBIT_API_KEY_LIVE (or BYBIT_API_KEY)",
+        "BYBIT_API_SECRET_LIVE (or BYBIT_API_SECRET)",
+    ]
+
+
+def test_url_override_wins_and_trailing_slash_is_dropped() -> None:
+    settings = Settings.from_mapping({"DERIBIT_URL_TESTNET": "http://127.0.0.1:8001/api/v2/"})
+    assert settings.venue_url("deribit", "testnet") == "http://127.0.0.1:8001/api/v2"
+
+
+def test_secrets_do_not_show_in_repr() -> None:
+    settings = Settings.from_mapping({**TOKENS, "DERIBIT_CLIENT_SECRET": "topsecret"})
+    assert "topsecret" not in repr(settings)
+    assert "t" * 32 not in repr(settings)
+
+
+def test_check_serving_names_missing_tokens() -> None:
+    with pytest.raises(ConfigError, match="TESTNET_TOKEN and MAINNET_TOKEN must be set"):
+        Settings.from_mapping({}).check_serving()
+    with pytest.raises(ConfigError, match=r"^MAINNET_TOKEN must be set"):
+        Settings.from_mapping({"TESTNET_TOKEN": "t" * 32}).check_serving()
+
+
+def test_check_serving_refuses_short_equal_and_placeholder_tokens() -> None:
+    with pytest.raises(ConfigError, match="MAINNET_TOKEN is 31 characters; it must be at least 32"):
+        Settings.from_mapping({"TESTNET_TOKEN": "t" * 32, "MAINNET_TOKEN": "m" * 31}).check_serving()
+    with pytest.raises(ConfigError, match="must all be different"):
+        Settings.from_mapping({"TESTNET_TOKEN": "x" * 32, "MAINNET_TOKEN": "x" * 32}).check_serving()
+    with pytest.raises(ConfigError, match="ADMIN_TOKEN is a placeholder"):
+        Settings.from_mapping({**TOKENS, "ADMIN_TOKEN": "changeme"}).check_serving()
+    Settings.from_mapping(TOKENS).check_serving()
+
+
+def test_blank_token_means_unset() -> None:
+    assert Settings.from_mapping({"ADMIN_TOKEN": "  "}).admin_token is None
+
+
+def test_errors_at_start_name_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=ninety\n")
+    with pytest.raises(ConfigError, match=r"^PORT: Input should be a valid integer"):
+        load_settings(env_file)
+    env_file.write_text("AUDIT_LOG_FILE=/tmp/a.jsonl\n")
+    with pytest.raises(ConfigError, match="AUDIT_HMAC_KEY must be set when AUDIT_LOG_FILE is set"):
+        load_settings(env_file)
+    env_file.write_text("DERIBIT_MAX_LEVERAGE=-2\n")
+    with pytest.raises(ConfigError, match=r"^DERIBIT_MAX_LEVERAGE: Input should be greater than 0"):
+        load_settings(env_file)
+
+
+def test_env_file_and_process_env_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=9100\nDERIBIT_CLIENT_ID=from-file\n")
+    monkeypatch.setenv("DERIBIT_CLIENT_ID", "from-env")
+    settings = load_settings(env_file)
+    assert settings.port == 9100
+    assert settings.venue_credentials("deribit", "testnet")["client_id"] == "from-env"
+
+
+def test_with_overrides_validates() -> None:
+    settings = Settings.from_mapping(TOKENS).with_overrides({"PORT": "9200"})
+    assert settings.port == 9200
+    assert settings.testnet_token is not None
+    assert settings.testnet_token.get_secret_value() == "t" * 32

@@ -1,0 +1,97 @@
+"""ToolSet declarations: names, models, examples and docstrings are checked when declared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ConfigDict
+
+from cerbero_mcp.common.errors import InvalidInputError
+from cerbero_mcp.tooling import ToolContext, ToolRequest, ToolResponse, ToolSet
+from support import toy
+
+
+class WithExamples(ToolRequest):
+    """Has examples."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"x": 1}]})
+    x: int
+
+
+class WithoutExamples(ToolRequest):
+    """Has none."""
+
+    x: int
+
+
+def test_spec_takes_models_from_annotations_and_summary_from_docstring() -> None:
+    spec = toy.TOOLS.get("place_order")
+    assert spec is not None
+    assert spec.request_model is toy.PlaceOrderRequest
+    assert spec.response_model is toy.OrderAck
+    assert spec.summary == "Place an order on the toy venue"
+    assert spec.kind == "write"
+    assert spec.mcp_name == "toy_place_order"
+    assert spec.path == "/mcp-toy/tools/place_order"
+    assert spec.examples()[0]["symbol"] == "BTC-TOY"
+
+
+def test_declaring_a_tool_twice_fails() -> None:
+    tools = ToolSet("dup")
+
+    async def first(ctx: ToolContext, req: WithExamples) -> ToolResponse:
+        """First."""
+        raise NotImplementedError
+
+    tools.read("a")(first)
+    with pytest.raises(ValueError, match="declared twice"):
+        tools.read("a")(first)
+
+
+def test_request_model_must_have_examples() -> None:
+    async def tool(ctx: ToolContext, req: WithoutExamples) -> ToolResponse:
+        """Doc."""
+        raise NotImplementedError
+
+    with pytest.raises(TypeError, match="needs json_schema_extra examples"):
+        ToolSet("v").read("t")(tool)
+
+
+def test_tool_needs_a_docstring_and_models() -> None:
+    async def undocumented(ctx: ToolContext, req: WithExamples) -> ToolResponse:
+        raise NotImplementedError
+
+    async def untyped(ctx: ToolContext, req: Any) -> ToolResponse:
+        """Doc."""
+        raise NotImplementedError
+
+    with pytest.raises(TypeError, match="docstring"):
+        ToolSet("v").read("t")(undocumented)
+    with pytest.raises(TypeError, match="annotate the request"):
+        ToolSet("v").read("t")(untyped)
+
+
+def test_bad_names_and_targets_are_refused() -> None:
+    async def tool(ctx: ToolContext, req: WithExamples) -> ToolResponse:
+        """Doc."""
+        raise NotImplementedError
+
+    with pytest.raises(ValueError, match="tool name"):
+        ToolSet("v").read("Bad-Name")(tool)
+    with pytest.raises(ValueError, match="venue name"):
+        ToolSet("Bad Venue")
+    with pytest.raises(TypeError, match="target 'nope'"):
+        ToolSet("v").write("t", target="nope")(tool)
+
+
+def test_parse_turns_validation_errors_into_invalid_input_with_locations() -> None:
+    spec = toy.TOOLS.get("place_order")
+    assert spec is not None
+    with pytest.raises(InvalidInputError) as caught:
+        spec.parse({"symbol": "X", "side": "hold", "qty": "-1"})
+    assert caught.value.details is not None
+    assert [e["loc"] for e in caught.value.details["errors"]] == ["side", "qty"]
+    assert caught.value.message.startswith("invalid input: side:")
+    parsed = spec.parse({"symbol": "X", "side": "buy", "qty": 2})
+    assert str(parsed.qty) == "2"  # type: ignore[attr-defined]
