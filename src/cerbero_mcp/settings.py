@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["testnet", "mainnet"]
@@ -251,13 +251,13 @@ class Settings(BaseSettings):
         300.0, gt=0, description="Seconds before an unused IBKR market-data subscription is dropped."
     )
 
-    @field_validator("testnet_token", "mainnet_token", "admin_token", "audit_hmac_key", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _blank_is_unset(cls, value: Any) -> Any:
-        # `FOO=` in .env means "not set", not "set to the empty string".
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
+    def _blank_is_unset(cls, data: Any) -> Any:
+        # `FOO=` in .env (as .env.example ships) means "not set": the default applies.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
 
     @model_validator(mode="after")
     def _check_audit(self) -> Settings:

@@ -95,3 +95,32 @@ def test_with_overrides_validates() -> None:
     assert settings.port == 9200
     assert settings.testnet_token is not None
     assert settings.testnet_token.get_secret_value() == "t" * 32
+
+
+def test_env_example_lists_every_setting_and_loads_as_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path as P
+
+    root = P(__file__).resolve().parents[2]
+    text = (root / ".env.example").read_text()
+    names = {line.split("=", 1)[0] for line in text.splitlines() if line and not line.startswith("#")}
+    assert names == {name.upper() for name in Settings.model_fields}
+    for name in Settings.model_fields:
+        assert f"\n# {Settings.model_fields[name].description}\n{name.upper()}=" in text
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings(root / ".env.example")
+    assert settings.audit_log_file is None
+    assert settings.testnet_token is None
+    assert settings.port == 9000
+
+
+def test_env_example_is_generated_from_settings() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path as P
+
+    root = P(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, str(root / "scripts" / "gen_env_example.py"), "--check"], capture_output=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
