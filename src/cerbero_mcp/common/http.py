@@ -20,6 +20,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -44,10 +45,10 @@ class UpstreamResponse:
     url: str
     elapsed_ms: float
 
-    def json(self) -> Any:
-        """Decode the body as JSON; a body that is not JSON is an UpstreamError."""
+    def json(self, *, exact: bool = False) -> Any:
+        """Decode the body as JSON (`exact`: numbers with a fraction as Decimal); not JSON → UpstreamError."""
         try:
-            return json.loads(self.body)
+            return json.loads(self.body, parse_float=Decimal) if exact else json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise UpstreamError(
                 f"upstream answered HTTP {self.status} with a body that is not valid JSON",
@@ -221,6 +222,30 @@ def raise_for_transport_status(response: UpstreamResponse, venue: str) -> None:
         raise UpstreamError(
             f"{venue} answered HTTP {response.status}", details={"venue": venue, "status": response.status}
         )
+
+
+def dumps_exact(value: Any) -> str:
+    """Serialise to JSON with every Decimal written as the exact number it is (not a float, not a string)."""
+    # json has no hook for emitting a raw number, so Decimals travel as unique placeholders that are
+    # swapped for their exact text after encoding; venues want JSON numbers, and floats would round.
+    decimals: list[str] = []
+
+    def swap(node: Any) -> Any:
+        if isinstance(node, Decimal):
+            if not node.is_finite():
+                raise ValueError(f"cannot send non-finite number {node}")
+            decimals.append(format(node, "f"))
+            return f"\x00dec{len(decimals) - 1}\x00"
+        if isinstance(node, dict):
+            return {key: swap(item) for key, item in node.items()}
+        if isinstance(node, list | tuple):
+            return [swap(item) for item in node]
+        return node
+
+    text = json.dumps(swap(value), separators=(",", ":"))
+    for index, number in enumerate(decimals):
+        text = text.replace(f'"\\u0000dec{index}\\u0000"', number, 1)
+    return text
 
 
 def _clean_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
