@@ -1,13 +1,67 @@
-"""`cerbero-mcp --demo`: every tool against loopback simulators, with generated tokens."""
+"""`cerbero-mcp --demo`: every tool against loopback simulators, simulated money, no accounts.
+
+Starts a testnet and a mainnet simulator of every installed venue on 127.0.0.1, points the venue
+URLs and credentials at them, generates the bearer tokens (and an admin token) that are not set,
+prints them, writes the audit log under ./demo-data/, and serves the full API.
+"""
 
 from __future__ import annotations
 
+import secrets
 import sys
+from pathlib import Path
+from typing import TextIO
 
 from cerbero_mcp.settings import Settings
 
+DEMO_DIR = Path("demo-data")
+BANNER = """\
+==============================================================================
+  CERBERO MCP DEMO — SIMULATED MONEY. Every venue below is a loopback simulator
+  on this machine; no order reaches a real exchange. Tokens for this session:
+=============================================================================="""
+
+
+def demo_settings(settings: Settings, overrides: dict[str, str]) -> tuple[Settings, dict[str, str]]:
+    """Return settings pointed at the simulators, with tokens generated where unset, and the tokens."""
+    tokens: dict[str, str] = {}
+    for name, current in (
+        ("TESTNET_TOKEN", settings.testnet_token),
+        ("MAINNET_TOKEN", settings.mainnet_token),
+        ("ADMIN_TOKEN", settings.admin_token),
+    ):
+        tokens[name] = current.get_secret_value() if current is not None else secrets.token_urlsafe(32)
+    extra = dict(overrides)
+    extra.update(tokens)
+    if settings.audit_log_file is None:
+        extra["AUDIT_LOG_FILE"] = str(DEMO_DIR / "audit.jsonl")
+        extra["AUDIT_HMAC_KEY"] = (
+            settings.audit_hmac_key.get_secret_value() if settings.audit_hmac_key else secrets.token_hex(32)
+        )
+    return settings.with_overrides(extra), tokens
+
+
+def print_banner(tokens: dict[str, str], url: str, venues: list[str], out: TextIO) -> None:
+    """Print the banner, one `NAME=value` line per token, then the /apidocs URL."""
+    print(BANNER, file=out)
+    for name in ("TESTNET_TOKEN", "MAINNET_TOKEN", "ADMIN_TOKEN"):
+        print(f"{name}={tokens[name]}", file=out)
+    print(f"{url}/apidocs", file=out)
+    print(f"simulated venues: {', '.join(venues)} (testnet and mainnet each)", file=out, flush=True)
+
 
 def run_demo(settings: Settings) -> int:
-    """Serve the demo; until venue simulators are installed there is nothing to simulate."""
-    print("cerbero-mcp: no venue simulators are installed yet; --demo has nothing to serve", file=sys.stderr)
-    return 2
+    """Start the simulators and serve the demo until interrupted."""
+    from cerbero_mcp.__main__ import serve
+    from cerbero_mcp.sim.harness import installed_simulators, start_simulators
+
+    specs = installed_simulators()
+    if not specs:
+        print("cerbero-mcp: no venue simulators are installed; --demo has nothing to serve", file=sys.stderr)
+        return 2
+    with start_simulators(specs) as stack:
+        served, tokens = demo_settings(settings, stack.overrides)
+        served.check_serving()
+        host = "127.0.0.1" if served.host in ("0.0.0.0", "::") else served.host  # noqa: S104 — printing only
+        print_banner(tokens, f"http://{host}:{served.port}", stack.venues, sys.stdout)
+        return serve(served)

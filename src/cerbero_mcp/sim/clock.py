@@ -1,0 +1,65 @@
+"""Time for the simulators: the wall clock, or a manual clock that tests set and advance.
+
+Every time in the engine is epoch seconds as a `float` (UTC). Venue simulators convert to their
+own wire units (milliseconds, nanoseconds, ISO 8601) at the edge; `now_ms()` is a convenience.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Anything that tells the current time in epoch seconds."""
+
+    def now(self) -> float:
+        """Return the current time in epoch seconds (UTC)."""
+        ...
+
+
+def now_ms(clock: Clock) -> int:
+    """Return the clock's current time in whole epoch milliseconds."""
+    return int(clock.now() * 1000)
+
+
+class SystemClock:
+    """The wall clock."""
+
+    def now(self) -> float:
+        """Return `time.time()`."""
+        return time.time()
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+class ManualClock:
+    """A clock that only moves when told to; safe to set from a test thread while a server reads it."""
+
+    def __init__(self, start: float = 1_735_689_600.0) -> None:
+        """Start at `start` epoch seconds (default 2025-01-01T00:00:00Z)."""
+        self._lock = threading.Lock()
+        self._now = float(start)
+
+    def now(self) -> float:
+        """Return the time last set."""
+        return self._now
+
+    def set(self, t: float) -> None:
+        """Jump to epoch seconds `t` (backwards is allowed; the engine ignores time going back)."""
+        with self._lock:
+            self._now = float(t)
+
+    def advance(self, seconds: float) -> float:
+        """Move forward by `seconds` and return the new time."""
+        if seconds < 0:
+            raise ValueError("advance() takes a non-negative number of seconds; use set() to go back")
+        with self._lock:
+            self._now += seconds
+            return self._now
+
+    def __repr__(self) -> str:
+        return f"ManualClock({self._now!r})"
