@@ -20,6 +20,7 @@ SECTION_BY_PREFIX = (
     ("testnet_token", "tokens"),
     ("audit_", "audit"),
     ("ready_", "health and MCP"),
+    ("state_db", "write safety"),
     ("upstream_", "upstream transport"),
     ("deribit_", "Deribit"),
     ("bybit_", "Bybit"),

@@ -13,18 +13,7 @@ from cerbero_mcp.server import build_app
 from cerbero_mcp.settings import Settings
 from support import toy
 from support.lifespan import running
-
-TESTNET = "t" * 24 + "-testnet-token-0001"
-MAINNET = "m" * 24 + "-mainnet-token-0001"
-ADMIN = "a" * 24 + "-admin-token-000001"
-
-
-def auth(token: str = TESTNET, bot: str | None = "pytest") -> dict[str, str]:
-    """Return the headers of an authenticated tool call."""
-    headers = {"Authorization": f"Bearer {token}"}
-    if bot is not None:
-        headers["X-Bot-Tag"] = bot
-    return headers
+from support.tokens import ADMIN, MAINNET, TESTNET
 
 
 @pytest.fixture
@@ -38,6 +27,7 @@ def settings(tmp_path: Path) -> Settings:
             "AUDIT_LOG_FILE": str(tmp_path / "audit" / "audit.jsonl"),
             "AUDIT_HMAC_KEY": "k" * 32,
             "AUDIT_FSYNC": "false",
+            "STATE_DB": str(tmp_path / "state.db"),
         }
     )
 

@@ -69,7 +69,10 @@ def serve(kind: str, port: int) -> None:
     """Serve `kind` ("cerbero" or "bare") on `port` (runs in the child process)."""
     app: Any
     if kind == "cerbero":
-        app = build_app(Settings.from_mapping({"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET}), [BENCH_TOOLS])
+        app = build_app(
+            Settings.from_mapping({"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET, "STATE_DB": ":memory:"}),
+            [BENCH_TOOLS],
+        )
     else:
         app = Starlette(
             routes=[Route("/mcp-bench/tools/noop", bare_noop, methods=["POST"]), Route("/health", bare_noop)]

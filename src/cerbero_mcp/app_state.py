@@ -10,6 +10,7 @@ from cerbero_mcp.client_registry import ClientRegistry
 from cerbero_mcp.common.audit import AuditLog
 from cerbero_mcp.metrics import Metrics
 from cerbero_mcp.settings import Settings
+from cerbero_mcp.state_store import StateStore
 
 if TYPE_CHECKING:
     from cerbero_mcp.tooling import ToolSet, ToolSpec
@@ -26,6 +27,7 @@ class AppState:
     metrics: Metrics
     toolsets: list[ToolSet]
     pipeline: WritePipeline
+    store: StateStore
     started_monotonic: float = field(default_factory=time.monotonic)
 
     def tool_specs(self) -> list[ToolSpec]:

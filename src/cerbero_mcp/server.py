@@ -28,13 +28,22 @@ from cerbero_mcp.common.errors import (
     NotFoundError,
     UnauthorizedError,
 )
+from cerbero_mcp.limits import OrderLimits
 from cerbero_mcp.mcp_endpoint import MCPEndpoint
 from cerbero_mcp.metrics import Metrics
 from cerbero_mcp.middleware import RequestContextMiddleware
 from cerbero_mcp.responses import error_envelope, now_iso
 from cerbero_mcp.settings import Settings
+from cerbero_mcp.state_store import SqliteStateStore, StateStore
 from cerbero_mcp.tooling import ToolSet, invalid_input, make_router
-from cerbero_mcp.write_pipeline import WriteGate, WritePipeline
+from cerbero_mcp.write_pipeline import (
+    Idempotency,
+    KillSwitchGate,
+    LeverageCapGate,
+    LimitsGate,
+    WriteGate,
+    WritePipeline,
+)
 
 SWAGGER_UI = {
     "persistAuthorization": True,
@@ -57,7 +66,7 @@ def build_app(
     toolsets: Sequence[ToolSet] | None = None,
     *,
     audit: AuditLog | None = None,
-    gates: Sequence[WriteGate] = (),
+    store: StateStore | None = None,
 ) -> FastAPI:
     """Build the app for `settings` serving `toolsets` (default: every installed venue)."""
     if toolsets is None:
@@ -70,6 +79,8 @@ def build_app(
         backup_days=settings.audit_log_backup_days,
         fsync=settings.audit_fsync,
     )
+    state_store = store or SqliteStateStore(settings.state_db)
+    limits = OrderLimits.from_settings(settings)
     registry = ClientRegistry(settings)
     for toolset in toolsets:
         if toolset.client_factory is not None:
@@ -80,18 +91,27 @@ def build_app(
         audit=audit_log,
         metrics=Metrics(),
         toolsets=list(toolsets),
-        pipeline=WritePipeline(audit_log, gates),
+        pipeline=WritePipeline(
+            audit_log,
+            write_gates(state_store, limits),
+            Idempotency(state_store, settings.idempotency_ttl_s, wait_s=settings.upstream_read_timeout_s + 5),
+            state_store,
+        ),
+        store=state_store,
     )
     mcp = MCPEndpoint(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.kill_switch_on_start:
+            await engage_on_start(state, state_store)
         async with mcp.running():
             try:
                 yield
             finally:
                 await registry.aclose()
                 audit_log.close()
+                state_store.close()
 
     app = FastAPI(
         title="Cerbero MCP",
@@ -115,6 +135,31 @@ def build_app(
     app.add_middleware(AuthMiddleware, settings=settings)
     app.add_middleware(RequestContextMiddleware, metrics=state.metrics, known_tools=known)
     return app
+
+
+async def engage_on_start(state: AppState, store: StateStore) -> None:
+    """Engage the kill switch of both environments (KILL_SWITCH_ON_START) and audit it."""
+    for env in ("testnet", "mainnet"):
+        store.set_kill_switch(env, True, "KILL_SWITCH_ON_START", "startup")
+    await state.audit.aappend(
+        {
+            "request_id": "startup",
+            "actor": "admin",
+            "bot_tag": None,
+            "exchange": None,
+            "action": "admin.kill_switch",
+            "target": "both",
+            "params": {"env": "both", "engaged": True, "reason": "KILL_SWITCH_ON_START"},
+            "outcome": "ok",
+            "error_code": None,
+            "duration_ms": 0.0,
+        }
+    )
+
+
+def write_gates(store: StateStore, limits: OrderLimits) -> list[WriteGate]:
+    """Return the gates every write passes, in order (idempotency runs right after the kill switch)."""
+    return [KillSwitchGate(store), LimitsGate(limits, store), LeverageCapGate()]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

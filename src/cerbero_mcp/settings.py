@@ -154,6 +154,32 @@ class Settings(BaseSettings):
         description="Comma-separated Origin values /mcp accepts from browsers (* allows any).",
     )
 
+    # --- write safety -----------------------------------------------------------------------
+    state_db: Path = Field(
+        Path("data/state.db"),
+        description="SQLite file of the write-safety state (kill switch, idempotency, order rate).",
+    )
+    kill_switch_on_start: bool = Field(
+        False, description="Engage the kill switch for both environments at every start."
+    )
+    idempotency_ttl_s: int = Field(
+        86400, ge=60, le=7 * 86400, description="Seconds a client_order_id's stored answer is replayed."
+    )
+    max_order_notional_usd: str = Field(
+        "",
+        description="Per-order notional cap in USD as scoped rules env.venue=value, e.g. mainnet.deribit=50000.",
+    )
+    max_order_qty: str = Field(
+        "", description="Per-order quantity cap in venue units, as scoped rules, e.g. mainnet.deribit=100000."
+    )
+    max_orders_per_minute: str = Field(
+        "", description="Orders per minute per bot tag, as scoped rules, e.g. mainnet.*=30,testnet.*=600."
+    )
+    symbol_allowlist: str = Field(
+        "",
+        description="Instruments each scope may trade (| separated), e.g. mainnet.deribit=BTC-PERPETUAL|ETH-PERPETUAL.",
+    )
+
     # --- upstream transport -----------------------------------------------------------------
     upstream_connect_timeout_s: float = Field(5.0, gt=0, le=60, description="Seconds to open a connection to a venue.")
     upstream_read_timeout_s: float = Field(10.0, gt=0, le=120, description="Seconds to wait for a venue's answer.")

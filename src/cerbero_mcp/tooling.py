@@ -19,7 +19,7 @@ import typing
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
@@ -29,6 +29,9 @@ from cerbero_mcp.app_state import AppState
 from cerbero_mcp.client_registry import ClientFactory
 from cerbero_mcp.common.errors import InvalidInputError, NotConfiguredError
 from cerbero_mcp.settings import Environment
+
+if TYPE_CHECKING:
+    from cerbero_mcp.write_pipeline import ExposureFunc
 
 ToolKind = Literal["read", "write"]
 TOOL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
@@ -89,6 +92,7 @@ class ToolContext:
 
 
 ToolFunc = Callable[[ToolContext, Any], Awaitable[BaseModel]]
+F = TypeVar("F", bound=ToolFunc)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,8 @@ class ToolSpec:
     summary: str
     description: str
     target_field: str | None = None
+    exposure: ExposureFunc | None = None
+    reduces_risk: bool = False
 
     @property
     def mcp_name(self) -> str:
@@ -181,17 +187,36 @@ class ToolSet:
         """Return the tool called `name`, if declared."""
         return self._specs.get(name)
 
-    def read(self, name: str) -> Callable[[ToolFunc], ToolFunc]:
+    def read(self, name: str) -> Callable[[F], F]:
         """Declare a read-only tool."""
         return self._declare(name, "read", None)
 
-    def write(self, name: str, *, target: str | None = None) -> Callable[[ToolFunc], ToolFunc]:
-        """Declare a tool that changes state at the venue; `target` names the request field it acts on."""
-        return self._declare(name, "write", target)
+    def write(
+        self,
+        name: str,
+        *,
+        target: str | None = None,
+        exposure: ExposureFunc | None = None,
+        reduces_risk: bool = False,
+    ) -> Callable[[F], F]:
+        """Declare a tool that changes state at the venue.
 
-    def _declare(self, name: str, kind: ToolKind, target: str | None) -> Callable[[ToolFunc], ToolFunc]:
-        def decorator(func: ToolFunc) -> ToolFunc:
-            self._specs_add(_build_spec(self.venue, name, kind, func, target))
+        `target` names the request field it acts on (for the audit record); `exposure` tells the
+        limits and the leverage cap what the order would do; `reduces_risk` lets it through an
+        engaged kill switch (cancels and closes).
+        """
+        return self._declare(name, "write", target, exposure, reduces_risk)
+
+    def _declare(
+        self,
+        name: str,
+        kind: ToolKind,
+        target: str | None,
+        exposure: ExposureFunc | None = None,
+        reduces_risk: bool = False,
+    ) -> Callable[[F], F]:
+        def decorator(func: F) -> F:
+            self._specs_add(_build_spec(self.venue, name, kind, func, target, exposure, reduces_risk))
             return func
 
         return decorator
@@ -202,7 +227,15 @@ class ToolSet:
         self._specs[spec.name] = spec
 
 
-def _build_spec(venue: str, name: str, kind: ToolKind, func: ToolFunc, target: str | None) -> ToolSpec:
+def _build_spec(
+    venue: str,
+    name: str,
+    kind: ToolKind,
+    func: ToolFunc,
+    target: str | None,
+    exposure: ExposureFunc | None,
+    reduces_risk: bool,
+) -> ToolSpec:
     if not TOOL_NAME.match(name):
         raise ValueError(f"tool name {name!r} must be lower-case letters, digits and _")
     hints = typing.get_type_hints(func)
@@ -233,6 +266,8 @@ def _build_spec(venue: str, name: str, kind: ToolKind, func: ToolFunc, target: s
         summary=summary,
         description=doc,
         target_field=target,
+        exposure=exposure,
+        reduces_risk=reduces_risk,
     )
 
 

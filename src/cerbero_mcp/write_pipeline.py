@@ -1,63 +1,337 @@
-"""Every write tool, over REST and MCP alike, runs through here: gates → venue call → audit.
+"""Every write tool, over REST and MCP alike, runs through here, in this order:
 
-Gates run in order before anything reaches a venue (the write-safety issue adds the kill switch,
-idempotency, limits and the leverage cap as gates). Whatever happens — refused by a gate, rejected
-by the venue, timed out, or done — one audit record is appended before the response returns.
+    kill switch → idempotency → limits → leverage cap → the venue call → audit
+
+The kill switch refuses everything but risk-reducing writes (cancels, closes, reduce-only orders),
+so it never stops anyone getting flat. Idempotency keys on (env, venue, tool, client_order_id):
+the same id with the same body replays the stored answer (`Idempotent-Replay: true`) without a
+venue call, another body is 409, concurrent duplicates run once and the others wait and replay, and
+a call whose outcome is unknown is stored as such and replayed as such — never re-sent. Limits and
+the leverage cap ask the venue's `exposure` hook what the order would do. Whatever happens, one
+audit record is appended before the response returns.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
 from cerbero_mcp.common.audit import AuditLog
-from cerbero_mcp.common.errors import CerberoError, UpstreamTimeoutError
+from cerbero_mcp.common.errors import (
+    CerberoError,
+    IdempotencyConflictError,
+    KillSwitchEngagedError,
+    LeverageCapExceededError,
+    OrderNotionalLimitError,
+    OrderQtyLimitError,
+    OrderRateLimitError,
+    SymbolNotAllowedError,
+    UpstreamTimeoutError,
+    all_error_classes,
+)
+from cerbero_mcp.limits import OrderLimits
+from cerbero_mcp.state_store import StateStore
 
 if TYPE_CHECKING:
     from cerbero_mcp.tooling import ToolContext, ToolSpec
 
 log = logging.getLogger("mcp.audit")
+REPLAY_HEADER = "Idempotent-Replay"
+PENDING_POLL_S = 0.02
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """What an order would do, as its venue computes it (notional and equity in one unit)."""
+
+    instrument: str
+    quantity: Decimal
+    order_notional: Decimal  # this order's notional
+    resulting_notional: Decimal  # |account notional| after the order fills
+    equity: Decimal
+    reduce_only: bool
+    unit: str = "USD"
+
+
+ExposureFunc = Callable[["ToolContext", Any], Awaitable[Exposure | None]]
 
 
 class WriteGate(Protocol):
-    """A check every write passes before the venue call; it refuses by raising a CerberoError."""
+    """A check a write passes before the venue call; it refuses by raising a CerberoError."""
 
-    async def check(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel) -> None:
+    async def check(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel, exposure: Exposure | None) -> None:
         """Raise to refuse the write."""
+
+
+def is_risk_reducing(spec: ToolSpec, request: BaseModel) -> bool:
+    """Return whether a write can only reduce risk (allowed while the kill switch is engaged)."""
+    return spec.reduces_risk or bool(getattr(request, "reduce_only", False))
+
+
+def is_dry_run(request: BaseModel) -> bool:
+    """Return whether the request only asks what would be sent."""
+    return bool(getattr(request, "dry_run", False))
+
+
+class KillSwitchGate:
+    """While the kill switch of the caller's environment is engaged, only risk-reducing writes pass."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    async def check(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel, exposure: Exposure | None) -> None:
+        """Refuse with 423 when engaged, unless the write reduces risk."""
+        state = self.store.kill_switch(ctx.environment)
+        if state is None or not state.engaged or is_risk_reducing(spec, request):
+            return
+        raise KillSwitchEngagedError(
+            f"the {ctx.environment} kill switch is engaged: {state.reason or 'no reason given'}",
+            details={"environment": ctx.environment, "reason": state.reason, "engaged_by": state.actor},
+            suggested_fix="cancels, closes and reduce_only orders still work; an admin releases the switch",
+        )
+
+
+class LimitsGate:
+    """Symbol allowlist, per-order quantity and notional caps, and orders per minute per bot."""
+
+    def __init__(self, limits: OrderLimits, store: StateStore) -> None:
+        self.limits = limits
+        self.store = store
+
+    async def check(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel, exposure: Exposure | None) -> None:
+        """Refuse with 403 and the numbers when an order breaks a limit."""
+        if spec.exposure is None:
+            return
+        env, venue = ctx.environment, spec.venue
+        instrument = str(getattr(request, "instrument", "") or (exposure.instrument if exposure else ""))
+        allowed = self.limits.allowed_symbols(env, venue)
+        if allowed is not None and instrument not in allowed:
+            raise SymbolNotAllowedError(
+                f"{instrument} is not on the {env} {venue} allowlist",
+                details={"instrument": instrument, "allowed": sorted(allowed)},
+                suggested_fix="trade an allowed instrument or extend SYMBOL_ALLOWLIST",
+            )
+        if is_risk_reducing(spec, request):
+            return
+        quantity = exposure.quantity if exposure else getattr(request, "quantity", None)
+        max_qty = self.limits.quantity.decimal(env, venue)
+        if max_qty is not None and quantity is not None and Decimal(quantity) > max_qty:
+            raise OrderQtyLimitError(
+                f"quantity {quantity} is above the {env} {venue} cap of {max_qty}",
+                details={"quantity": str(quantity), "limit": str(max_qty)},
+                suggested_fix="split the order or raise MAX_ORDER_QTY",
+            )
+        max_notional = self.limits.notional_usd.decimal(env, venue)
+        if max_notional is not None and exposure is not None and exposure.order_notional > max_notional:
+            raise OrderNotionalLimitError(
+                f"order notional {exposure.order_notional:.2f} {exposure.unit} is above the {env} {venue} cap of "
+                f"{max_notional}",
+                details={"notional": str(round(exposure.order_notional, 8)), "limit": str(max_notional)},
+                suggested_fix="reduce the quantity or raise MAX_ORDER_NOTIONAL_USD",
+            )
+        per_minute = self.limits.per_minute.decimal(env, venue)
+        if per_minute is not None and not is_dry_run(request):
+            sent = self.store.orders_since(env, venue, ctx.bot_tag, time.time() - 60)
+            if sent >= per_minute:
+                raise OrderRateLimitError(
+                    f"bot {ctx.bot_tag!r} sent {sent} {venue} orders in the last minute; "
+                    f"the {env} limit is {per_minute}",
+                    details={"bot_tag": ctx.bot_tag, "orders_last_minute": sent, "limit": str(per_minute)},
+                    suggested_fix="wait, or raise MAX_ORDERS_PER_MINUTE",
+                )
+
+
+class LeverageCapGate:
+    """Refuse an order whose resulting notional over equity exceeds `<VENUE>_MAX_LEVERAGE`."""
+
+    async def check(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel, exposure: Exposure | None) -> None:
+        """Compare the venue's exposure with the cap; reduce-only always passes."""
+        cap = ctx.state.settings.max_leverage(spec.venue)
+        if cap is None or exposure is None or exposure.reduce_only:
+            return
+        details: dict[str, Any] = {
+            "cap": str(cap),
+            "resulting_notional": str(round(exposure.resulting_notional, 8)),
+            "equity": str(round(exposure.equity, 8)),
+            "unit": exposure.unit,
+        }
+        if exposure.equity <= 0:
+            raise LeverageCapExceededError(
+                f"{spec.venue} account equity is {exposure.equity}: no new exposure is allowed",
+                details={**details, "ratio": None},
+            )
+        ratio = exposure.resulting_notional / exposure.equity
+        if ratio > cap:
+            details["ratio"] = str(round(ratio, 4))
+            raise LeverageCapExceededError(
+                f"order would take {spec.venue} leverage to {ratio:.2f}x, above the {cap}x cap "
+                f"({spec.venue.upper()}_MAX_LEVERAGE)",
+                details=details,
+                suggested_fix="reduce the quantity, or send it reduce_only if it closes a position",
+            )
+
+
+def request_hash(spec: ToolSpec, request: BaseModel) -> str:
+    """Return the hash of a request's canonical JSON (what 'the same body' means)."""
+    body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{spec.venue}.{spec.name}:{body}".encode()).hexdigest()
+
+
+class Idempotency:
+    """Replay, conflict and wait-for-the-first for writes that carry a client_order_id."""
+
+    def __init__(self, store: StateStore, ttl_s: float, wait_s: float) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self.wait_s = wait_s
+
+    def key(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel) -> tuple[str, str, str, str] | None:
+        """Return the idempotency key of a request, or None when it has no client_order_id (or is a dry run)."""
+        client_order_id = getattr(request, "client_order_id", None)
+        if not client_order_id or is_dry_run(request):
+            return None
+        return (ctx.environment, spec.venue, spec.name, str(client_order_id))
+
+    async def claim(
+        self, key: tuple[str, str, str, str], spec: ToolSpec, ctx: ToolContext, request: BaseModel
+    ) -> BaseModel | None:
+        """Claim the key (None: go ahead) or return the replayed answer (raising a replayed error)."""
+        digest = request_hash(spec, request)
+        claimed, record = self.store.reserve(key, digest, self.ttl_s)
+        if claimed:
+            return None
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            if record.request_hash != digest:
+                raise IdempotencyConflictError(
+                    f"client_order_id {key[3]!r} was already used with a different {spec.name} request",
+                    details={"client_order_id": key[3], "tool": spec.name},
+                    suggested_fix="use a new client_order_id for a different order",
+                )
+            if record.state != "pending":
+                break
+            if time.monotonic() > deadline:
+                raise UpstreamTimeoutError(
+                    f"an earlier request with client_order_id {key[3]!r} is still running; "
+                    "its outcome is not known yet",
+                    details={"client_order_id": key[3], "may_have_been_placed": True},
+                    suggested_fix="look the order up by its client_order_id before sending it again",
+                )
+            await asyncio.sleep(PENDING_POLL_S)
+            again = self.store.get(key)
+            if again is None:  # the first request released its claim without reaching the venue
+                return await self.claim(key, spec, ctx, request)
+            record = again
+        ctx.response_headers[REPLAY_HEADER] = "true"
+        stored = record.response or {}
+        if record.status == 200:
+            return spec.response_model.model_validate(stored)
+        raise replayed_error(stored)
+
+    def finish(self, key: tuple[str, str, str, str], result: BaseModel) -> None:
+        """Store a successful answer."""
+        self.store.complete(key, "done", 200, result.model_dump(mode="json"))
+
+    def fail(self, key: tuple[str, str, str, str], error: CerberoError, reached_venue: bool) -> None:
+        """Store an unknown outcome; forget a claim whose request was refused or surely not placed."""
+        if reached_venue and _may_have_been_placed(error):
+            self.store.complete(key, "unknown", error.status, {"error": error.to_dict()})
+        else:
+            self.store.release(key)
+
+
+def _may_have_been_placed(error: CerberoError) -> bool:
+    return isinstance(error, UpstreamTimeoutError) or bool((error.details or {}).get("may_have_been_placed"))
+
+
+def replayed_error(stored: dict[str, Any]) -> CerberoError:
+    """Rebuild the stored error of an unknown outcome, marked as a replay."""
+    body = stored.get("error", {})
+    classes = {cls.__name__: cls for cls in all_error_classes()}
+    cls = classes.get(str(body.get("type")), UpstreamTimeoutError)
+    return cls(
+        f"replay: {body.get('message', 'the first request had an unknown outcome')}",
+        suggested_fix=body.get("suggested_fix"),
+        details={**(body.get("details") or {}), "replay": True},
+        headers={REPLAY_HEADER: "true"},
+    )
 
 
 class WritePipeline:
     """Run the gates, the tool and the audit for one write."""
 
-    def __init__(self, audit: AuditLog, gates: Sequence[WriteGate] = ()) -> None:
+    def __init__(
+        self,
+        audit: AuditLog,
+        gates: Sequence[WriteGate] = (),
+        idempotency: Idempotency | None = None,
+        store: StateStore | None = None,
+    ) -> None:
         self.audit = audit
         self.gates = list(gates)
+        self.idempotency = idempotency
+        self.store = store
 
     async def run(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel) -> BaseModel:
-        """Execute `spec` for `request` and audit the outcome."""
+        """Execute `spec` for `request` through every gate and audit the outcome."""
         started = time.perf_counter()
         outcome, error_code = "ok", None
         stage = "gate"
+        key = self.idempotency.key(spec, ctx, request) if self.idempotency else None
+        claimed = False
         try:
+            if self.gates and isinstance(self.gates[0], KillSwitchGate):
+                await self.gates[0].check(spec, ctx, request, None)
+            if key is not None and self.idempotency is not None:
+                replay = await self.idempotency.claim(key, spec, ctx, request)
+                if replay is not None:
+                    outcome = "replay"
+                    return replay
+                claimed = True
+            exposure = await spec.exposure(ctx, request) if spec.exposure is not None else None
             for gate in self.gates:
-                await gate.check(spec, ctx, request)
+                if not isinstance(gate, KillSwitchGate):
+                    await gate.check(spec, ctx, request, exposure)
+            if self.store is not None and spec.exposure is not None and not is_dry_run(request):
+                self.store.record_order(ctx.environment, spec.venue, ctx.bot_tag)
             stage = "venue"
-            return await spec.func(ctx, request)
+            result = await spec.func(ctx, request)
+            if claimed and key is not None and self.idempotency is not None:
+                self.idempotency.finish(key, result)
+            if is_dry_run(request):
+                outcome = "dry_run"
+            return result
         except CerberoError as exc:
             error_code = exc.code
-            if stage == "gate":
+            if ctx.response_headers.get(REPLAY_HEADER):
+                outcome = "replay"
+            elif stage == "gate":
                 outcome = "refused"
-            elif isinstance(exc, UpstreamTimeoutError) or (exc.details or {}).get("may_have_been_placed"):
+            elif _may_have_been_placed(exc):
                 outcome = "unknown"
             else:
                 outcome = "error"
+            if claimed and key is not None and self.idempotency is not None:
+                self.idempotency.fail(key, exc, reached_venue=stage == "venue")
             raise
         except Exception:
             outcome, error_code = "error", "UNHANDLED_EXCEPTION"
+            if claimed and key is not None and self.idempotency is not None:
+                # An unexpected failure after the venue call may hide a placed order: keep the key blocked.
+                unknown = UpstreamTimeoutError(
+                    "the first request failed unexpectedly; the order may have been placed",
+                    details={"may_have_been_placed": True},
+                )
+                self.idempotency.fail(key, unknown, reached_venue=stage == "venue")
             raise
         finally:
             await self._audit(spec, ctx, request, outcome, error_code, started)

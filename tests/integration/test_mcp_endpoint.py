@@ -16,8 +16,8 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from cerbero_mcp.mcp_endpoint import input_schema, output_schema
 from cerbero_mcp.settings import Settings
-from conftest import MAINNET, TESTNET
 from support.live_server import live_server
+from support.tokens import MAINNET, TESTNET
 
 ORDER = {"symbol": "BTC-TOY", "side": "buy", "qty": "0.5", "price": "100.5", "client_order_id": "m1"}
 

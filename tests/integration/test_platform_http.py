@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from cerbero_mcp.settings import Settings
-from conftest import ADMIN, MAINNET, TESTNET, auth
+from support.tokens import ADMIN, MAINNET, TESTNET, auth
 from support.toy import ToyClient
 
 ECHO = "/mcp-toy/tools/echo"
@@ -403,7 +403,7 @@ async def test_audit_without_file_answers_count_zero_and_a_warning(tmp_path: Pat
     from support import toy
     from support.lifespan import running
 
-    settings = Settings.from_mapping({"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET})
+    settings = Settings.from_mapping({"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET, "STATE_DB": ":memory:"})
     app = build_app(settings, [toy.TOOLS])
     async with running(app):
         transport = httpx.ASGITransport(app=app)

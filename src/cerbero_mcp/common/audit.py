@@ -55,7 +55,7 @@ logger = logging.getLogger("mcp.audit")
 
 GENESIS_HASH: Final = "0" * 64
 ACTORS: Final = frozenset({"testnet", "mainnet", "admin"})
-OUTCOMES: Final = frozenset({"ok", "error", "refused", "unknown"})
+OUTCOMES: Final = frozenset({"ok", "error", "refused", "unknown", "replay", "dry_run"})
 RECORD_FIELDS: Final = (
     "request_id",
     "actor",

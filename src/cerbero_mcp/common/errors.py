@@ -5,6 +5,10 @@
     │   ├── BadRequestError             400  BAD_REQUEST
     │   ├── UnauthorizedError           401  UNAUTHORIZED
     │   ├── ForbiddenError              403  FORBIDDEN
+    │   │   ├── OrderNotionalLimitError 403  ORDER_NOTIONAL_LIMIT
+    │   │   ├── OrderQtyLimitError      403  ORDER_QTY_LIMIT
+    │   │   ├── OrderRateLimitError     403  ORDER_RATE_LIMIT
+    │   │   └── SymbolNotAllowedError   403  SYMBOL_NOT_ALLOWED
     │   ├── NotFoundError               404  NOT_FOUND
     │   ├── MethodNotAllowedError       405  METHOD_NOT_ALLOWED
     │   ├── IdempotencyConflictError    409  IDEMPOTENCY_CONFLICT
@@ -140,6 +144,34 @@ class LeverageCapExceededError(RequestError):
 
     status = 403
     code = "LEVERAGE_CAP_EXCEEDED"
+
+
+class OrderNotionalLimitError(ForbiddenError):
+    """The order's notional is above the configured per-order cap."""
+
+    status = 403
+    code = "ORDER_NOTIONAL_LIMIT"
+
+
+class OrderQtyLimitError(ForbiddenError):
+    """The order's quantity is above the configured per-order cap."""
+
+    status = 403
+    code = "ORDER_QTY_LIMIT"
+
+
+class OrderRateLimitError(ForbiddenError):
+    """The bot sent more orders in the last minute than allowed."""
+
+    status = 403
+    code = "ORDER_RATE_LIMIT"
+
+
+class SymbolNotAllowedError(ForbiddenError):
+    """The instrument is not on this environment's allowlist."""
+
+    status = 403
+    code = "SYMBOL_NOT_ALLOWED"
 
 
 class InsufficientFundsError(RequestError):

@@ -169,9 +169,11 @@ class UpstreamHTTP:
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
             self._failed("disconnected")
             message = f"{self.venue} closed the connection before answering completely"
+            details: dict[str, Any] = {"venue": self.venue}
             if not idempotent:
-                message += f"; {MAY_HAVE_BEEN_PLACED}"
-            raise UpstreamError(message, details={"venue": self.venue, "idempotent": idempotent}) from exc
+                message += f"; {MAY_HAVE_BEEN_PLACED} and was not re-sent"
+                details["may_have_been_placed"] = True
+            raise UpstreamError(message, details=details) from exc
         except aiohttp.ClientError as exc:
             self._failed(type(exc).__name__)
             raise UpstreamError(

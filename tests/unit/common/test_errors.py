@@ -11,8 +11,8 @@ from cerbero_mcp.common import errors
 from cerbero_mcp.server import build_app
 from cerbero_mcp.settings import Settings
 from cerbero_mcp.tooling import ToolContext, ToolRequest, ToolResponse, ToolSet
-from conftest import MAINNET, TESTNET, auth
 from support.lifespan import running
+from support.tokens import MAINNET, TESTNET, auth
 
 EXPECTED = {
     errors.CerberoError: (500, "UNHANDLED_EXCEPTION", False),
@@ -26,6 +26,10 @@ EXPECTED = {
     errors.InvalidInputError: (422, "INVALID_INPUT", False),
     errors.KillSwitchEngagedError: (423, "KILL_SWITCH_ENGAGED", False),
     errors.LeverageCapExceededError: (403, "LEVERAGE_CAP_EXCEEDED", False),
+    errors.OrderNotionalLimitError: (403, "ORDER_NOTIONAL_LIMIT", False),
+    errors.OrderQtyLimitError: (403, "ORDER_QTY_LIMIT", False),
+    errors.OrderRateLimitError: (403, "ORDER_RATE_LIMIT", False),
+    errors.SymbolNotAllowedError: (403, "SYMBOL_NOT_ALLOWED", False),
     errors.InsufficientFundsError: (400, "INSUFFICIENT_FUNDS", False),
     errors.InvalidOrderError: (400, "INVALID_ORDER", False),
     errors.OrderNotFoundError: (404, "ORDER_NOT_FOUND", False),
@@ -77,7 +81,9 @@ async def raise_named(ctx: ToolContext, req: RaiseRequest) -> ToolResponse:
 @pytest.fixture
 def raiser_app() -> FastAPI:
     """Return an app whose one tool raises any error class."""
-    return build_app(Settings.from_mapping({"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET}), [RAISER])
+    return build_app(
+        Settings.from_mapping({"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET, "STATE_DB": ":memory:"}), [RAISER]
+    )
 
 
 @pytest.mark.parametrize("cls", list(EXPECTED), ids=lambda c: c.__name__)

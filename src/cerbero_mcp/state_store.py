@@ -1,0 +1,221 @@
+"""The persisted state of the write-safety layer: kill switch, idempotency records, order events.
+
+`StateStore` is the interface; `SqliteStateStore` the default (one file, `STATE_DB`). Every
+operation that must be atomic across writers is one SQL statement (INSERT … ON CONFLICT DO
+NOTHING, conditional UPDATE), so several processes sharing the file stay correct; several hosts
+need a shared database implementing the same interface (see README, "Write safety").
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+IdemState = Literal["pending", "done", "unknown"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS kill_switch (
+    env TEXT PRIMARY KEY,
+    engaged INTEGER NOT NULL,
+    reason TEXT,
+    actor TEXT,
+    changed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    env TEXT NOT NULL,
+    venue TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    client_order_id TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    state TEXT NOT NULL,
+    status INTEGER,
+    response TEXT,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (env, venue, tool, client_order_id)
+);
+CREATE TABLE IF NOT EXISTS order_events (
+    env TEXT NOT NULL,
+    venue TEXT NOT NULL,
+    bot_tag TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS order_events_scope ON order_events (env, venue, bot_tag, at);
+"""
+
+
+@dataclass(frozen=True)
+class KillSwitchState:
+    """Whether writes of one environment are blocked, by whom, since when and why."""
+
+    env: str
+    engaged: bool
+    reason: str | None
+    actor: str | None
+    changed_at: float
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """What is known about one client_order_id: its request hash, state and stored answer."""
+
+    request_hash: str
+    state: IdemState
+    status: int | None
+    response: dict[str, Any] | None
+    created_at: float
+
+
+class StateStore(Protocol):
+    """What the write pipeline needs persisted."""
+
+    def kill_switch(self, env: str) -> KillSwitchState | None:
+        """Return the kill-switch state of `env`, if ever set."""
+
+    def set_kill_switch(self, env: str, engaged: bool, reason: str | None, actor: str) -> KillSwitchState:
+        """Engage or release the kill switch of `env`."""
+
+    def reserve(
+        self, key: tuple[str, str, str, str], request_hash: str, ttl_s: float
+    ) -> tuple[bool, IdempotencyRecord]:
+        """Claim `key` for this request (True) or return the record that holds it (False)."""
+
+    def complete(self, key: tuple[str, str, str, str], state: IdemState, status: int, response: dict[str, Any]) -> None:
+        """Store the final answer of a claimed key."""
+
+    def release(self, key: tuple[str, str, str, str]) -> None:
+        """Forget a claim whose request never reached the venue (so it may be sent again)."""
+
+    def get(self, key: tuple[str, str, str, str]) -> IdempotencyRecord | None:
+        """Return the live record of `key`, if any."""
+
+    def record_order(self, env: str, venue: str, bot_tag: str) -> None:
+        """Count one order of a bot."""
+
+    def orders_since(self, env: str, venue: str, bot_tag: str, since: float) -> int:
+        """Return how many orders a bot sent since `since` (epoch seconds)."""
+
+    def close(self) -> None:
+        """Release the store."""
+
+
+class SqliteStateStore:
+    """StateStore on one SQLite file (WAL mode; one connection guarded by a lock)."""
+
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False: calls come from the event loop and from worker threads, serialised by _lock.
+        self._db = sqlite3.connect(str(path), timeout=10.0, isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+
+    def kill_switch(self, env: str) -> KillSwitchState | None:
+        """Return the kill-switch state of `env`, if ever set."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT env, engaged, reason, actor, changed_at FROM kill_switch WHERE env = ?", (env,)
+            ).fetchone()
+        if row is None:
+            return None
+        return KillSwitchState(row[0], bool(row[1]), row[2], row[3], row[4])
+
+    def set_kill_switch(self, env: str, engaged: bool, reason: str | None, actor: str) -> KillSwitchState:
+        """Engage or release the kill switch of `env`."""
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO kill_switch (env, engaged, reason, actor, changed_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(env) DO UPDATE SET engaged=excluded.engaged, reason=excluded.reason, "
+                "actor=excluded.actor, changed_at=excluded.changed_at",
+                (env, int(engaged), reason, actor, now),
+            )
+        return KillSwitchState(env, engaged, reason, actor, now)
+
+    def reserve(
+        self, key: tuple[str, str, str, str], request_hash: str, ttl_s: float
+    ) -> tuple[bool, IdempotencyRecord]:
+        """Claim `key` for this request (True) or return the record that holds it (False)."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "DELETE FROM idempotency "
+                    "WHERE env=? AND venue=? AND tool=? AND client_order_id=? AND expires_at < ?",
+                    (*key, now),
+                )
+                inserted = self._db.execute(
+                    "INSERT INTO idempotency (env, venue, tool, client_order_id, request_hash, state, created_at, "
+                    "expires_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
+                    (*key, request_hash, now, now + ttl_s),
+                ).rowcount
+                record = self._get_locked(key)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        if record is None:  # pragma: no cover - the row was just written under the same lock
+            raise RuntimeError("idempotency record vanished")
+        return inserted == 1, record
+
+    def complete(self, key: tuple[str, str, str, str], state: IdemState, status: int, response: dict[str, Any]) -> None:
+        """Store the final answer of a claimed key."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE idempotency SET state=?, status=?, response=? "
+                "WHERE env=? AND venue=? AND tool=? AND client_order_id=?",
+                (state, status, json.dumps(response, separators=(",", ":")), *key),
+            )
+
+    def release(self, key: tuple[str, str, str, str]) -> None:
+        """Forget a claim whose request never reached the venue."""
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM idempotency WHERE env=? AND venue=? AND tool=? AND client_order_id=? AND state='pending'",
+                key,
+            )
+
+    def get(self, key: tuple[str, str, str, str]) -> IdempotencyRecord | None:
+        """Return the live record of `key`, if any."""
+        with self._lock:
+            return self._get_locked(key)
+
+    def _get_locked(self, key: tuple[str, str, str, str]) -> IdempotencyRecord | None:
+        row = self._db.execute(
+            "SELECT request_hash, state, status, response, created_at, expires_at FROM idempotency "
+            "WHERE env=? AND venue=? AND tool=? AND client_order_id=?",
+            key,
+        ).fetchone()
+        if row is None or row[5] < time.time():
+            return None
+        return IdempotencyRecord(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, row[4])
+
+    def record_order(self, env: str, venue: str, bot_tag: str) -> None:
+        """Count one order of a bot (events older than an hour are pruned)."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("INSERT INTO order_events VALUES (?, ?, ?, ?)", (env, venue, bot_tag, now))
+            self._db.execute("DELETE FROM order_events WHERE at < ?", (now - 3600,))
+
+    def orders_since(self, env: str, venue: str, bot_tag: str, since: float) -> int:
+        """Return how many orders a bot sent since `since`."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM order_events WHERE env=? AND venue=? AND bot_tag=? AND at >= ?",
+                (env, venue, bot_tag, since),
+            ).fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
