@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from cerbero_mcp.app_state import AppState
 from cerbero_mcp.common.audit import AuditQuery
@@ -102,3 +103,63 @@ async def verify_audit(state: StateDep) -> dict[str, Any]:
         return {"ok": True, "records_checked": 0, "warning": "AUDIT_LOG_FILE is not set: nothing is being audited"}
     result = await state.audit.averify()
     return dataclasses.asdict(result)
+
+
+class KillSwitchRequest(BaseModel):
+    """Engage or release the kill switch of one or both environments."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"env": "mainnet", "engaged": True, "reason": "runaway bot"}]},
+    )
+    env: Literal["testnet", "mainnet", "both"]
+    engaged: bool
+    reason: str = Field(min_length=1, max_length=500, description="Why; shown to every refused caller.")
+
+
+def kill_switch_view(state: AppState) -> dict[str, Any]:
+    """Return the kill-switch state of both environments."""
+    view: dict[str, Any] = {}
+    for env in ("testnet", "mainnet"):
+        current = state.store.kill_switch(env)
+        view[env] = {
+            "engaged": bool(current and current.engaged),
+            "reason": current.reason if current else None,
+            "changed_by": current.actor if current else None,
+            "changed_at": (
+                datetime.fromtimestamp(current.changed_at, UTC)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z")
+                if current
+                else None
+            ),
+        }
+    view["allowed_while_engaged"] = ["cancel_order", "cancel_all_orders", "close_position", "reduce_only orders"]
+    return view
+
+
+@router.get("/kill-switch", operation_id="admin-kill-switch-state", openapi_extra={"security": [{"BearerAuth": []}]})
+async def get_kill_switch(state: StateDep) -> dict[str, Any]:
+    """Show whether writes are blocked per environment, who changed it, when and why."""
+    return kill_switch_view(state)
+
+
+@router.post("/kill-switch", operation_id="admin-kill-switch", openapi_extra={"security": [{"BearerAuth": []}]})
+async def set_kill_switch(
+    request: Request, body: KillSwitchRequest, state: StateDep, actor: AdminDep
+) -> dict[str, Any]:
+    """Engage or release the kill switch (ADMIN_TOKEN); cancels and reduce-only closes always stay allowed."""
+    started = time.perf_counter()
+    envs = ("testnet", "mainnet") if body.env == "both" else (body.env,)
+    for env in envs:
+        state.store.set_kill_switch(env, body.engaged, body.reason, actor)
+    await audit_admin_action(
+        request,
+        state,
+        "kill_switch",
+        target=body.env,
+        params=body.model_dump(),
+        outcome="ok",
+        started=started,
+    )
+    return kill_switch_view(state)

@@ -72,6 +72,11 @@ class WriteGate(Protocol):
         """Raise to refuse the write."""
 
 
+def plain(value: Decimal) -> str:
+    """Return a Decimal as plain text with at most 8 decimals and no exponent."""
+    return format(round(value, 8).normalize(), "f")
+
+
 def is_risk_reducing(spec: ToolSpec, request: BaseModel) -> bool:
     """Return whether a write can only reduce risk (allowed while the kill switch is engaged)."""
     return spec.reduces_risk or bool(getattr(request, "reduce_only", False))
@@ -135,7 +140,7 @@ class LimitsGate:
             raise OrderNotionalLimitError(
                 f"order notional {exposure.order_notional:.2f} {exposure.unit} is above the {env} {venue} cap of "
                 f"{max_notional}",
-                details={"notional": str(round(exposure.order_notional, 8)), "limit": str(max_notional)},
+                details={"notional": plain(exposure.order_notional), "limit": str(max_notional)},
                 suggested_fix="reduce the quantity or raise MAX_ORDER_NOTIONAL_USD",
             )
         per_minute = self.limits.per_minute.decimal(env, venue)
@@ -160,8 +165,8 @@ class LeverageCapGate:
             return
         details: dict[str, Any] = {
             "cap": str(cap),
-            "resulting_notional": str(round(exposure.resulting_notional, 8)),
-            "equity": str(round(exposure.equity, 8)),
+            "resulting_notional": plain(exposure.resulting_notional),
+            "equity": plain(exposure.equity),
             "unit": exposure.unit,
         }
         if exposure.equity <= 0:

@@ -46,7 +46,7 @@ async def test_official_client_initializes_and_lists_tools_with_schemas(base_url
     async with mcp_session(base_url) as session:
         listed = await session.list_tools()
     by_name = {tool.name: tool for tool in listed.tools}
-    assert sorted(by_name) == ["toy_echo", "toy_fail", "toy_place_order", "toy_whoami"]
+    assert sorted(by_name) == ["toy_cancel_order", "toy_echo", "toy_fail", "toy_place_order", "toy_whoami"]
     specs = {spec.mcp_name: spec for spec in app.state.cerbero.tool_specs()}
     for name, tool in by_name.items():
         assert tool.input_schema == input_schema(specs[name])

@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field
 from cerbero_mcp.common import errors
 from cerbero_mcp.settings import Environment, Settings
 from cerbero_mcp.tooling import ToolContext, ToolRequest, ToolResponse, ToolSet, utcnow
+from cerbero_mcp.write_pipeline import Exposure
 
 
 class ToyClient:
@@ -22,6 +23,7 @@ class ToyClient:
     def __init__(self, env: Environment) -> None:
         self.env = env
         self.orders: list[dict[str, object]] = []
+        self.cancels: list[str] = []
         self.closed = False
         self.probe_fails = False
         self._ids = itertools.count(1)
@@ -105,6 +107,8 @@ class PlaceOrderRequest(ToolRequest):
     client_order_id: str | None = Field(None, min_length=1, max_length=64)
     api_secret: str | None = Field(None, description="Present only to prove audit redaction.")
     fail: FailKind | None = None
+    reduce_only: bool = False
+    dry_run: bool = False
 
 
 class OrderAck(ToolResponse):
@@ -158,12 +162,63 @@ async def fail(ctx: ToolContext, req: FailRequest) -> WhoAmIResponse:
     return WhoAmIResponse(environment=ctx.environment, data_timestamp=utcnow())
 
 
-@TOOLS.write("place_order", target="symbol")
+TOY_EQUITY = Decimal(10_000)
+
+
+async def toy_exposure(ctx: ToolContext, req: PlaceOrderRequest) -> Exposure:
+    """Value a toy order at its price (100 when none); the account always has 10,000 of equity."""
+    notional = req.qty * (req.price or Decimal(100))
+    return Exposure(
+        instrument=req.symbol,
+        quantity=req.qty,
+        order_notional=notional,
+        resulting_notional=notional,
+        equity=TOY_EQUITY,
+        reduce_only=req.reduce_only,
+    )
+
+
+class CancelRequest(ToolRequest):
+    """Cancel a toy order."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"order_id": "TOY-1"}]})
+    order_id: str
+    client_order_id: str | None = None
+
+
+class CancelAck(ToolResponse):
+    """The cancelled order id."""
+
+    order_id: str
+    cancelled: bool
+
+
+@TOOLS.write("cancel_order", target="order_id", reduces_risk=True)
+async def cancel_order(ctx: ToolContext, req: CancelRequest) -> CancelAck:
+    """Cancel a toy order."""
+    client: ToyClient = await ctx.client()
+    client.cancels.append(req.order_id)
+    return CancelAck(order_id=req.order_id, cancelled=True, data_timestamp=utcnow())
+
+
+@TOOLS.write("place_order", target="symbol", exposure=toy_exposure)
 async def place_order(ctx: ToolContext, req: PlaceOrderRequest) -> OrderAck:
     """Place an order on the toy venue."""
     if req.fail is not None:
         raise_failure(req.fail)
     client: ToyClient = await ctx.client()
+    if req.dry_run:
+        return OrderAck(
+            order_id="dry-run",
+            symbol=req.symbol,
+            side=req.side,
+            qty=req.qty,
+            price=req.price,
+            client_order_id=req.client_order_id,
+            environment=ctx.environment,
+            data_timestamp=utcnow(),
+        )
+    await asyncio.sleep(0.01)  # long enough for concurrent duplicates to overlap
     order_id = client.next_id()
     client.orders.append({"order_id": order_id, **req.model_dump()})
     return OrderAck(
