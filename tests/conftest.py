@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from cerbero_mcp.server import build_app
 from cerbero_mcp.settings import Settings
+from cerbero_mcp.sim.harness import SimStack, installed_simulators, start_simulators
 from support import toy
 from support.lifespan import running
 from support.tokens import ADMIN, MAINNET, TESTNET
@@ -45,3 +46,10 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:9000") as http:
             yield http
+
+
+@pytest.fixture(scope="session")
+def sim_stack() -> Iterator[SimStack]:
+    """Serve every installed venue simulator (testnet and mainnet) on loopback, once per test run."""
+    with start_simulators(installed_simulators()) as stack:
+        yield stack

@@ -13,15 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import uvicorn
 from pydantic import ConfigDict
 from starlette.applications import Starlette
@@ -33,16 +28,12 @@ from cerbero_mcp.server import build_app
 from cerbero_mcp.settings import Settings
 from cerbero_mcp.tooling import ToolContext, ToolRequest, ToolResponse, ToolSet, utcnow
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import free_port, load, print_table, rss_mb, start, wait_healthy
+
 TESTNET = "bench-testnet-token-" + "x" * 20
 MAINNET = "bench-mainnet-token-" + "y" * 20
 HEADERS = {"Authorization": f"Bearer {TESTNET}", "X-Bot-Tag": "bench", "Content-Type": "application/json"}
-
-
-def free_port() -> int:
-    """Return a free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class NoopRequest(ToolRequest):
@@ -69,68 +60,13 @@ def serve(kind: str, port: int) -> None:
     """Serve `kind` ("cerbero" or "bare") on `port` (runs in the child process)."""
     app: Any
     if kind == "cerbero":
-        app = build_app(
-            Settings.from_mapping({"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET, "STATE_DB": ":memory:"}),
-            [BENCH_TOOLS],
-        )
+        settings = Settings.from_mapping({"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET, "STATE_DB": ":memory:"})
+        app = build_app(settings, [BENCH_TOOLS])
     else:
         app = Starlette(
             routes=[Route("/mcp-bench/tools/noop", bare_noop, methods=["POST"]), Route("/health", bare_noop)]
         )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start a child process quietly."""
-    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-async def wait_healthy(url: str, within_s: float = 30.0) -> float:
-    """Return seconds until `url` answers 200."""
-    started = time.perf_counter()
-    async with aiohttp.ClientSession() as session:
-        while time.perf_counter() - started < within_s:
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return time.perf_counter() - started
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.01)
-    raise TimeoutError(url)
-
-
-async def load(url: str, concurrency: int, seconds: float) -> tuple[float, float, float, int]:
-    """Drive `url` with `concurrency` workers for `seconds`; return p50 ms, p99 ms, req/s, errors."""
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def worker() -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                async with session.post(url, data=b"{}", headers=HEADERS) as response:
-                    await response.read()
-                    if response.status != 200:
-                        errors += 1
-                latencies.append((time.perf_counter() - started) * 1000)
-
-        begun = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - begun
-    quantiles = statistics.quantiles(latencies, n=100)
-    return quantiles[49], quantiles[98], len(latencies) / elapsed, errors
-
-
-def rss_mb(pid: int) -> float:
-    """Return the resident set size of `pid` in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def main() -> None:
@@ -141,7 +77,14 @@ async def main() -> None:
     args = parser.parse_args()
 
     port = free_port()
-    env = {**os.environ, "TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET, "PORT": str(port), "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "TESTNET_TOKEN": TESTNET,
+        "MAINNET_TOKEN": MAINNET,
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        "STATE_DB": ":memory:",
+    }
     cli = start([sys.executable, "-m", "cerbero_mcp"], env)
     try:
         startup = await wait_healthy(f"http://127.0.0.1:{port}/health")
@@ -160,22 +103,21 @@ async def main() -> None:
         try:
             await wait_healthy(f"http://127.0.0.1:{port}/health")
             url = f"http://127.0.0.1:{port}/mcp-bench/tools/noop"
-            await load(url, 1, 0.5)  # warm-up
-            for concurrency in args.concurrency:
-                p50, p99, rps, errors = await load(url, concurrency, args.seconds)
-                rows.append((kind, concurrency, p50, p99, rps, errors))
+            await load("POST", url, 1, 0.5, body=b"{}", headers=HEADERS)  # warm-up
+            for clients in args.concurrency:
+                rows.append(
+                    (kind, clients, await load("POST", url, clients, args.seconds, body=b"{}", headers=HEADERS))
+                )
         finally:
             child.terminate()
             child.wait()
-    print(f"{'server':<10}{'clients':>8}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}{'errors':>8}")
-    for kind, concurrency, p50, p99, rps, errors in rows:
-        print(f"{kind:<10}{concurrency:>8}{p50:>10.3f}{p99:>10.3f}{rps:>10.0f}{errors:>8}")
-    bare = {c: (p50, rps) for k, c, p50, _, rps, _ in rows if k == "bare"}
+    print_table(rows)
+    bare = {clients: result for kind, clients, result in rows if kind == "bare"}
     print("\nper-request overhead of the middleware stack + tool registry (p50, cerbero - bare):")
-    for kind, concurrency, p50, _, rps, _ in rows:
+    for kind, clients, result in rows:
         if kind == "cerbero":
-            extra_ms, share = p50 - bare[concurrency][0], rps / bare[concurrency][1]
-            print(f"  {concurrency:>3} clients: +{extra_ms:.3f} ms, {share:.0%} of bare req/s")
+            extra_ms, share = result.p50_ms - bare[clients].p50_ms, result.rps / bare[clients].rps
+            print(f"  {clients:>3} clients: +{extra_ms:.3f} ms, {share:.0%} of bare req/s")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Starts a testnet and a mainnet simulator of every installed venue on 127.0.0.1, points the venue
 URLs and credentials at them, generates the bearer tokens (and an admin token) that are not set,
-prints them, writes the audit log under ./demo-data/, and serves the full API.
+prints them, keeps the audit log and the write-safety state under ./demo-data/, and serves the full API.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ def demo_settings(settings: Settings, overrides: dict[str, str]) -> tuple[Settin
         tokens[name] = current.get_secret_value() if current is not None else secrets.token_urlsafe(32)
     extra = dict(overrides)
     extra.update(tokens)
+    if "state_db" not in settings.model_fields_set:
+        extra["STATE_DB"] = str(DEMO_DIR / "state.db")
     if settings.audit_log_file is None:
         extra["AUDIT_LOG_FILE"] = str(DEMO_DIR / "audit.jsonl")
         extra["AUDIT_HMAC_KEY"] = (

@@ -1,0 +1,52 @@
+"""Settings and a served gateway pointed at the simulators of a SimStack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from cerbero_mcp.server import build_app
+from cerbero_mcp.settings import Settings
+from cerbero_mcp.sim.harness import SimStack
+from support.live_server import live_server
+from support.tokens import ADMIN, MAINNET, TESTNET
+
+
+def sim_settings(stack: SimStack, state_dir: Path, **extra: str) -> Settings:
+    """Return settings that point every venue at `stack`, with audit and state under `state_dir`."""
+    return Settings.from_mapping(
+        {
+            "TESTNET_TOKEN": TESTNET,
+            "MAINNET_TOKEN": MAINNET,
+            "ADMIN_TOKEN": ADMIN,
+            "AUDIT_LOG_FILE": str(state_dir / "audit.jsonl"),
+            "AUDIT_HMAC_KEY": "k" * 32,
+            "AUDIT_FSYNC": "false",
+            "STATE_DB": str(state_dir / "state.db"),
+            "UPSTREAM_READ_TIMEOUT_S": "2",
+            **stack.overrides,
+            **extra,
+        }
+    )
+
+
+@dataclass
+class Gateway:
+    """The real app served over loopback HTTP, with the settings it was built from."""
+
+    url: str
+    app: FastAPI
+    settings: Settings
+
+
+@contextmanager
+def serve_gateway(stack: SimStack, state_dir: Path, **extra: str) -> Iterator[Gateway]:
+    """Serve the app (every installed venue) against `stack` on a real loopback port."""
+    settings = sim_settings(stack, state_dir, **extra)
+    app = build_app(settings)
+    with live_server(app) as url:
+        yield Gateway(url, app, settings)
