@@ -71,10 +71,14 @@ async def load(
             nonlocal errors
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                async with session.request(method, url, data=body, headers=headers) as response:
-                    await response.read()
-                    if response.status != 200:
-                        errors += 1
+                try:
+                    async with session.request(method, url, data=body, headers=headers) as response:
+                        await response.read()
+                        if response.status != 200:
+                            errors += 1
+                except aiohttp.ClientError:
+                    errors += 1
+                    continue
                 latencies.append((time.perf_counter() - started) * 1000)
 
         begun = time.perf_counter()

@@ -38,6 +38,7 @@ from cerbero_mcp.common.errors import (
     UpstreamTimeoutError,
     all_error_classes,
 )
+from cerbero_mcp.exchanges.validation import plain as plain_decimal
 from cerbero_mcp.limits import OrderLimits
 from cerbero_mcp.state_store import StateStore
 
@@ -74,7 +75,7 @@ class WriteGate(Protocol):
 
 def plain(value: Decimal) -> str:
     """Return a Decimal as plain text with at most 8 decimals and no exponent."""
-    return format(round(value, 8).normalize(), "f")
+    return plain_decimal(round(value, 8))
 
 
 def is_risk_reducing(spec: ToolSpec, request: BaseModel) -> bool:

@@ -241,8 +241,9 @@ async def test_dry_run_runs_the_gates_and_sends_nothing(
 
 
 async def test_kill_switch_and_idempotency_hold_over_mcp(app: FastAPI, settings: Settings) -> None:
-    from support.live_server import live_server
     from test_mcp_endpoint import mcp_session
+
+    from support.live_server import live_server
 
     with live_server(app) as base_url:
         async with httpx.AsyncClient(base_url=base_url) as http:

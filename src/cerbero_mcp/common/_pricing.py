@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import brentq
 from scipy.special import ndtr
 
 from cerbero_mcp.common._validate import FloatArray, as_float, fail, invalid
@@ -262,6 +261,8 @@ def _solve_total_vol(x: FloatArray, beta: FloatArray) -> FloatArray:
             break
     for i in active:  # rare: fall back to a bracketing root finder, element by element
         xi, bi = x[i : i + 1], beta[i]
+        from scipy.optimize import brentq  # lazy: rarely needed, slow to import
+
         s[i] = brentq(
             lambda v, xi=xi, bi=bi: float(_norm_otm_call(xi, np.array([v]))[0]) - bi,
             lo[i],

@@ -18,11 +18,23 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import numpy as np
-import talib
 from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cerbero_mcp.common._validate import FloatArray, fail, period, same_length, series
+
+
+class _LazyTalib:
+    """TA-Lib, imported on first use: `import talib` also imports pandas (~1 s of start-up)."""
+
+    def __getattr__(self, name: str) -> Any:
+        import talib as real
+
+        globals()["talib"] = real
+        return getattr(real, name)
+
+
+talib: Any = _LazyTalib()
 
 __all__ = [
     "INDICATORS",

@@ -22,7 +22,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import brentq
 
 from cerbero_mcp.common._pricing import (
     Greeks,
@@ -396,6 +395,8 @@ def dealer_gamma_profile(
     cross = np.flatnonzero(np.sign(on_grid[:-1]) * np.sign(on_grid[1:]) < 0)
     exact = np.flatnonzero(on_grid == 0)
     if cross.size or exact.size:
+        from scipy.optimize import brentq  # lazy: scipy.optimize costs ~0.5 s to import
+
         candidates = [float(grid[i]) for i in exact]
         candidates += [
             float(brentq(lambda x: float(_gex(chain, w, s, x).sum()), grid[i], grid[i + 1], xtol=1e-12)) for i in cross

@@ -12,7 +12,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.stats import norm
 
 from cerbero_mcp.common._rolling import rolling_mean, rolling_var
 from cerbero_mcp.common._validate import FloatArray, fail, period, positive_number, series
@@ -76,6 +75,8 @@ def var_cvar(
         cvar = -float(r[r <= -var].mean())
     elif method == "parametric":
         mu, sigma = float(r.mean()), float(r.std(ddof=1))
+        from scipy.stats import norm  # lazy: scipy.stats costs ~0.5 s to import
+
         z = float(norm.ppf(level))
         var = -mu + sigma * z
         cvar = -mu + sigma * float(norm.pdf(z)) / (1.0 - level)

@@ -12,7 +12,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from statsmodels.tsa.stattools import adfuller, coint
 
 from cerbero_mcp.common._validate import FloatArray, fail, same_length, series
 
@@ -97,6 +96,8 @@ def adf_test(
     if regression not in ("c", "ct", "ctt", "n"):
         fail(f'regression must be "c", "ct", "ctt" or "n", got {regression!r}', argument="regression")
     try:
+        from statsmodels.tsa.stattools import adfuller  # lazy: statsmodels is slow to import
+
         res = adfuller(a, maxlag=maxlag, regression=regression, autolag=autolag, result_object=True)
     except (ValueError, np.linalg.LinAlgError) as exc:
         fail(f"the ADF test could not run on this input: {exc}", fix="send a longer or less degenerate series")
@@ -137,6 +138,8 @@ def cointegration_test(
     if trend not in ("c", "ct", "ctt", "n"):
         fail(f'trend must be "c", "ct", "ctt" or "n", got {trend!r}', argument="trend")
     try:
+        from statsmodels.tsa.stattools import coint  # lazy: statsmodels is slow to import
+
         t_stat, p_value, crit = coint(ya, xa, trend=trend, autolag=autolag)
     except (ValueError, np.linalg.LinAlgError) as exc:
         fail(f"the cointegration test could not run on this input: {exc}", fix="send longer series")

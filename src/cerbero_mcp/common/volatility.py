@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from arch import arch_model
 from numpy.typing import ArrayLike, NDArray
 
 from cerbero_mcp.common._rolling import rolling_mean, rolling_var
@@ -235,6 +234,8 @@ def garch11_forecast(
         fail(f'mean must be "constant" or "zero" and dist "normal" or "t", got {mean!r}, {dist!r}')
     if float(np.std(r)) == 0.0:
         fail("returns are constant; GARCH needs varying returns", argument="returns")
+    from arch import arch_model  # lazy: arch pulls in pandas and statsmodels (~1 s)
+
     model = arch_model(r * s, mean="Constant" if mean == "constant" else "Zero", vol="GARCH", p=1, q=1, dist=dist)
     res = model.fit(disp="off", show_warning=False)
     p = res.params

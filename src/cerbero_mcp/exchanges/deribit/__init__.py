@@ -1,0 +1,1 @@
+"""Deribit: BTC and ETH perpetuals, dated futures and options over API v2."""

@@ -1,0 +1,324 @@
+"""Deribit API v2 on the shared transport; one method per upstream method.
+
+Reads use the documented HTTP form `GET /api/v2/<scope>/<method>?params` (numbers as exact text).
+Writes and methods with structured parameters use the JSON-RPC POST envelope, posted to
+`/api/v2/<scope>/<method>` so every method keeps its own path — in logs, in proxies and in the
+simulator's recorder.
+
+Auth is `public/auth` with `client_credentials`; the token is refreshed before it expires and the
+call is repeated once when Deribit answers 13009 (an expired or revoked token: nothing was done).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from decimal import Decimal
+from typing import Any
+
+from cerbero_mcp.common.errors import CerberoError, NotConfiguredError, UpstreamError
+from cerbero_mcp.common.http import UpstreamHTTP, dumps_exact, raise_for_transport_status
+from cerbero_mcp.exchanges.deribit.errors import AUTH_EXPIRED, to_error
+from cerbero_mcp.settings import Environment, Settings
+
+# Refresh this long before Deribit says the token expires, so a call never races the expiry.
+REFRESH_MARGIN_S = 60.0
+
+
+class DeribitClient:
+    """One Deribit environment: its transport, its credentials and its access token."""
+
+    venue = "deribit"
+
+    def __init__(
+        self,
+        http: UpstreamHTTP,
+        environment: Environment,
+        client_id: str | None,
+        client_secret: str | None,
+        missing: list[str] | None = None,
+    ) -> None:
+        self.http = http
+        self.environment = environment
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._missing = missing or []
+        self._token: str | None = None
+        self._refresh_token: str | None = None
+        self._expires_at = 0.0
+        self._auth_lock = asyncio.Lock()
+        self._ids = itertools.count(1)
+
+    @classmethod
+    async def build(cls, settings: Settings, env: Environment) -> DeribitClient:
+        """Build the client of `env` from settings (the ClientRegistry's factory)."""
+        credentials = settings.venue_credentials("deribit", env)
+        http = UpstreamHTTP(
+            "deribit",
+            settings.venue_url("deribit", env),
+            connect_timeout_s=settings.upstream_connect_timeout_s,
+            read_timeout_s=settings.upstream_read_timeout_s,
+            pool_size=settings.upstream_pool_size,
+        )
+        return cls(
+            http,
+            env,
+            credentials.get("client_id"),
+            credentials.get("client_secret"),
+            settings.missing_credentials("deribit", env),
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.http.aclose()
+
+    async def probe(self) -> None:
+        """Check the venue answers (`public/test`)."""
+        await self.call("public/test", {})
+
+    # --- transport --------------------------------------------------------------------------
+
+    async def call(self, method: str, params: dict[str, Any], *, write: bool = False) -> Any:
+        """Call one JSON-RPC method and return its `result`; errors become common errors."""
+        private = method.startswith("private/")
+        for attempt in (1, 2):
+            headers = {"Accept": "application/json"}
+            if private:
+                headers["Authorization"] = f"Bearer {await self._access_token()}"
+            try:
+                return await self._send(method, params, headers, write=write)
+            except _TokenRejected:
+                if attempt == 2:
+                    raise to_error(AUTH_EXPIRED, "unauthorized", {"reason": "token refused twice"}) from None
+                self._token = None  # re-authenticate once, then repeat the call
+        raise AssertionError("unreachable")
+
+    async def _send(self, method: str, params: dict[str, Any], headers: dict[str, str], *, write: bool) -> Any:
+        clean = _clean(params)
+        # Writes go as POST: aiohttp silently re-sends a GET once when a pooled connection turns
+        # out to be dead, and an order must never be sent twice.
+        if write or any(isinstance(value, list | dict) for value in clean.values()):
+            envelope = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": clean}
+            response = await self.http.request(
+                "POST",
+                f"/{method}",
+                data=dumps_exact(envelope),
+                headers={**headers, "Content-Type": "application/json"},
+                idempotent=not write,
+            )
+        else:
+            query = {key: _query_value(value) for key, value in clean.items()}
+            response = await self.http.request("GET", f"/{method}", params=query, headers=headers, idempotent=not write)
+        body = None
+        try:
+            body = response.json(exact=True)
+        except UpstreamError:
+            raise_for_transport_status(response, "deribit")
+            raise
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            code = int(error.get("code", 0))
+            if code == AUTH_EXPIRED and method.startswith("private/"):
+                raise _TokenRejected
+            if response.status == 429:
+                raise_for_transport_status(response, "deribit")  # keeps Retry-After
+            raise to_error(code, str(error.get("message", "error")), error.get("data"), http_status=response.status)
+        raise_for_transport_status(response, "deribit")
+        if not isinstance(body, dict) or "result" not in body:
+            raise UpstreamError(
+                f"deribit answered HTTP {response.status} without a JSON-RPC result",
+                details={"venue": "deribit", "status": response.status},
+            )
+        return body["result"]
+
+    async def _access_token(self) -> str:
+        if self._token is not None and time.monotonic() < self._expires_at:
+            return self._token
+        async with self._auth_lock:
+            if self._token is not None and time.monotonic() < self._expires_at:
+                return self._token
+            if not self._client_id or not self._client_secret:
+                raise NotConfiguredError(
+                    f"deribit has no credentials for {self.environment}: set {', '.join(self._missing)}",
+                    details={"venue": "deribit", "environment": self.environment, "missing": self._missing},
+                    suggested_fix="add the variables to .env and restart, or call the public tools",
+                )
+            result = None
+            if self._refresh_token is not None:
+                try:
+                    result = await self.public_auth(grant_type="refresh_token", refresh_token=self._refresh_token)
+                except CerberoError:
+                    result = None  # an expired refresh token: fall back to the client credentials
+            if result is None:
+                result = await self.public_auth(
+                    grant_type="client_credentials", client_id=self._client_id, client_secret=self._client_secret
+                )
+            self._token = str(result["access_token"])
+            self._refresh_token = result.get("refresh_token")
+            expires_in = float(result.get("expires_in", 900))
+            self._expires_at = time.monotonic() + max(expires_in - REFRESH_MARGIN_S, expires_in / 2)
+            return self._token
+
+    # --- public -----------------------------------------------------------------------------
+
+    async def public_auth(self, **params: Any) -> dict[str, Any]:
+        """public/auth: exchange credentials (or a refresh token) for an access token."""
+        result: dict[str, Any] = await self.call("public/auth", params)
+        return result
+
+    async def public_ticker(self, instrument_name: str) -> dict[str, Any]:
+        """public/ticker."""
+        result: dict[str, Any] = await self.call("public/ticker", {"instrument_name": instrument_name})
+        return result
+
+    async def public_get_order_book(self, instrument_name: str, depth: int) -> dict[str, Any]:
+        """public/get_order_book."""
+        result: dict[str, Any] = await self.call(
+            "public/get_order_book", {"instrument_name": instrument_name, "depth": depth}
+        )
+        return result
+
+    async def public_get_tradingview_chart_data(
+        self, instrument_name: str, start_timestamp: int, end_timestamp: int, resolution: str
+    ) -> dict[str, Any]:
+        """public/get_tradingview_chart_data (resolution in minutes, or "1D")."""
+        result: dict[str, Any] = await self.call(
+            "public/get_tradingview_chart_data",
+            {
+                "instrument_name": instrument_name,
+                "start_timestamp": start_timestamp,
+                "end_timestamp": end_timestamp,
+                "resolution": resolution,
+            },
+        )
+        return result
+
+    async def public_get_book_summary_by_currency(self, currency: str, kind: str | None = None) -> list[dict[str, Any]]:
+        """public/get_book_summary_by_currency."""
+        result: list[dict[str, Any]] = await self.call(
+            "public/get_book_summary_by_currency", {"currency": currency, "kind": kind}
+        )
+        return result
+
+    async def public_get_instruments(
+        self, currency: str, kind: str | None = None, expired: bool = False
+    ) -> list[dict[str, Any]]:
+        """public/get_instruments."""
+        result: list[dict[str, Any]] = await self.call(
+            "public/get_instruments", {"currency": currency, "kind": kind, "expired": expired}
+        )
+        return result
+
+    async def public_get_instrument(self, instrument_name: str) -> dict[str, Any]:
+        """public/get_instrument."""
+        result: dict[str, Any] = await self.call("public/get_instrument", {"instrument_name": instrument_name})
+        return result
+
+    async def public_get_volatility_index_data(
+        self, currency: str, start_timestamp: int, end_timestamp: int, resolution: str
+    ) -> dict[str, Any]:
+        """public/get_volatility_index_data (resolution in seconds, or "1D")."""
+        result: dict[str, Any] = await self.call(
+            "public/get_volatility_index_data",
+            {
+                "currency": currency,
+                "start_timestamp": start_timestamp,
+                "end_timestamp": end_timestamp,
+                "resolution": resolution,
+            },
+        )
+        return result
+
+    # --- private ----------------------------------------------------------------------------
+
+    async def private_get_account_summary(self, currency: str) -> dict[str, Any]:
+        """private/get_account_summary."""
+        result: dict[str, Any] = await self.call("private/get_account_summary", {"currency": currency})
+        return result
+
+    async def private_get_positions(self, currency: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        """private/get_positions."""
+        result: list[dict[str, Any]] = await self.call("private/get_positions", {"currency": currency, "kind": kind})
+        return result
+
+    async def private_get_open_orders_by_currency(self, currency: str) -> list[dict[str, Any]]:
+        """private/get_open_orders_by_currency."""
+        result: list[dict[str, Any]] = await self.call("private/get_open_orders_by_currency", {"currency": currency})
+        return result
+
+    async def private_get_open_orders_by_instrument(self, instrument_name: str) -> list[dict[str, Any]]:
+        """private/get_open_orders_by_instrument."""
+        result: list[dict[str, Any]] = await self.call(
+            "private/get_open_orders_by_instrument", {"instrument_name": instrument_name}
+        )
+        return result
+
+    async def private_get_order_state(self, order_id: str) -> dict[str, Any]:
+        """private/get_order_state."""
+        result: dict[str, Any] = await self.call("private/get_order_state", {"order_id": order_id})
+        return result
+
+    async def private_buy(self, params: dict[str, Any]) -> dict[str, Any]:
+        """private/buy: place a buy order (never retried)."""
+        result: dict[str, Any] = await self.call("private/buy", params, write=True)
+        return result
+
+    async def private_sell(self, params: dict[str, Any]) -> dict[str, Any]:
+        """private/sell: place a sell order (never retried)."""
+        result: dict[str, Any] = await self.call("private/sell", params, write=True)
+        return result
+
+    async def private_edit(self, params: dict[str, Any]) -> dict[str, Any]:
+        """private/edit: amend an open order."""
+        result: dict[str, Any] = await self.call("private/edit", params, write=True)
+        return result
+
+    async def private_cancel(self, order_id: str) -> dict[str, Any]:
+        """private/cancel."""
+        result: dict[str, Any] = await self.call("private/cancel", {"order_id": order_id}, write=True)
+        return result
+
+    async def private_cancel_all(self) -> int:
+        """private/cancel_all: the number of orders cancelled."""
+        return int(await self.call("private/cancel_all", {}, write=True))
+
+    async def private_cancel_all_by_currency(self, currency: str) -> int:
+        """private/cancel_all_by_currency."""
+        return int(await self.call("private/cancel_all_by_currency", {"currency": currency}, write=True))
+
+    async def private_cancel_all_by_instrument(self, instrument_name: str) -> int:
+        """private/cancel_all_by_instrument."""
+        return int(
+            await self.call("private/cancel_all_by_instrument", {"instrument_name": instrument_name}, write=True)
+        )
+
+    async def private_create_combo(self, trades: list[dict[str, Any]]) -> dict[str, Any]:
+        """private/create_combo: the combo instrument for these legs (created or existing)."""
+        result: dict[str, Any] = await self.call("private/create_combo", {"trades": trades}, write=True)
+        return result
+
+
+class _TokenRejected(Exception):
+    """Deribit refused our access token (13009): authenticate again and repeat once."""
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    # None is never sent upstream.
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def _query_value(value: Any) -> str:
+    # Exact text for numbers (a Decimal never passes through float), lower-case booleans.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """Return a Decimal for a Deribit number (already Decimal when parsed exactly), None for null."""
+    if value is None:
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))

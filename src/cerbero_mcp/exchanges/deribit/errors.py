@@ -1,0 +1,56 @@
+"""Deribit error codes → the common error classes (a table, not an if-chain)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cerbero_mcp.common import errors
+
+# Codes from the Deribit v2 clients and legacy docs (see shared/reference/upstreams.md); the table on
+# docs.deribit.com/articles/errors contradicts them and is not used.
+EXACT: dict[int, type[errors.CerberoError]] = {
+    10000: errors.UpstreamAuthError,  # authorization_required
+    10004: errors.OrderNotFoundError,  # order_not_found
+    10009: errors.InsufficientFundsError,  # not_enough_funds
+    10028: errors.RateLimitError,  # too_many_requests
+    11050: errors.InvalidOrderError,  # bad_request
+    13004: errors.UpstreamAuthError,  # invalid_credentials
+    13009: errors.UpstreamAuthError,  # unauthorized
+    13032: errors.InvalidOrderError,  # non_unique_order_label
+    -32602: errors.InvalidInputError,  # Invalid params
+    -32601: errors.InvalidInputError,  # Method not found
+}
+# Order-validation messages Deribit returns under generic codes.
+BROAD: dict[str, type[errors.CerberoError]] = {
+    "not_enough_funds": errors.InsufficientFundsError,
+    "order_not_found": errors.OrderNotFoundError,
+    "instrument_not_found": errors.InvalidInputError,
+    "invalid_amount": errors.InvalidOrderError,
+    "invalid_price": errors.InvalidOrderError,
+    "post_only_reject": errors.InvalidOrderError,
+    "reduce_only": errors.InvalidOrderError,
+    "price_too_high": errors.InvalidOrderError,
+    "price_too_low": errors.InvalidOrderError,
+    "already_filled": errors.InvalidOrderError,
+    "already_closed": errors.InvalidOrderError,
+    "invalid_arguments": errors.InvalidInputError,
+}
+AUTH_EXPIRED = 13009
+
+
+def to_error(code: int, message: str, data: Any = None, *, http_status: int | None = None) -> errors.CerberoError:
+    """Return the common error for a Deribit error object."""
+    cls = EXACT.get(code)
+    if cls is None:
+        lowered = message.lower()
+        cls = next((c for fragment, c in BROAD.items() if fragment in lowered), None)
+    if cls is None:
+        cls = errors.UpstreamError if http_status is not None and http_status >= 500 else errors.InvalidOrderError
+    reason = ""
+    if isinstance(data, dict):
+        reason = str(data.get("reason") or data.get("param") or "")
+    text = f"deribit: {message}" + (f" ({reason})" if reason else "")
+    details: dict[str, Any] = {"venue": "deribit", "venue_code": code}
+    if isinstance(data, dict):
+        details["venue_data"] = {k: v for k, v in data.items() if k in ("reason", "param")}
+    return cls(text, details=details)

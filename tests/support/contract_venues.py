@@ -1,0 +1,54 @@
+"""What the contract suite needs to know of each venue: instruments and orders that mean the same thing.
+
+A new venue adds one `VenueContract` to `CONTRACTS`; every test in this folder then runs against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+
+@dataclass(frozen=True)
+class VenueContract:
+    """One venue's instruments and sizes for the common-vocabulary contract."""
+
+    venue: str
+    instrument: str
+    currency: str | None
+    tick: Decimal
+    lot: Decimal
+    small_quantity: Decimal
+    unaffordable_quantity: Decimal
+    unknown_instrument: str
+    leverage_setting: str
+    leveraged_quantity: Decimal  # a market order that a 2x cap must refuse
+    order_paths: tuple[str, ...]  # the venue paths that place orders, to find them in the recorder
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def is_order(self, path: str) -> bool:
+        """Return whether a recorded request placed an order."""
+        return path.endswith(self.order_paths)
+
+    def resting_price(self, mid: Decimal, side: str) -> Decimal:
+        """Return a tick-aligned price 20 % away from mid on the passive side."""
+        target = mid * (Decimal("0.8") if side == "buy" else Decimal("1.2"))
+        return (target / self.tick).to_integral_value(rounding=ROUND_DOWN) * self.tick
+
+
+CONTRACTS: dict[str, VenueContract] = {
+    "deribit": VenueContract(
+        venue="deribit",
+        instrument="BTC-PERPETUAL",
+        currency="BTC",
+        tick=Decimal("0.5"),
+        lot=Decimal("10"),
+        small_quantity=Decimal("100"),
+        unaffordable_quantity=Decimal("1000000000"),
+        unknown_instrument="BTC-NOPE",
+        leverage_setting="DERIBIT_MAX_LEVERAGE",
+        leveraged_quantity=Decimal("3000000"),
+        order_paths=("/private/buy", "/private/sell"),
+    ),
+}
