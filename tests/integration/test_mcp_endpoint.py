@@ -176,3 +176,18 @@ async def test_every_tool_is_in_openapi_and_mcp_with_equal_schemas(base_url: str
         )
     assert openapi["openapi"].startswith("3.1")
     assert openapi["components"]["securitySchemes"]["BearerAuth"]["scheme"] == "bearer"
+
+
+async def test_every_installed_venue_tool_is_in_openapi_and_mcp_with_equal_schemas(settings: Settings) -> None:
+    from cerbero_mcp.exchanges import VENUES, installed_toolsets
+    from cerbero_mcp.server import build_app
+
+    full = build_app(settings)
+    with live_server(full) as url:
+        await test_every_tool_is_in_openapi_and_mcp_with_equal_schemas(url, full)
+        async with mcp_session(url) as session:
+            names = {tool.name for tool in (await session.list_tools()).tools}
+    expected = {spec.mcp_name for toolset in installed_toolsets() for spec in toolset.specs}
+    assert names == expected
+    assert {name.split("_", 1)[0] for name in names} == set(VENUES)
+    assert len(names) == len({spec.path for toolset in installed_toolsets() for spec in toolset.specs})

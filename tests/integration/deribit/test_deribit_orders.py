@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from cerbero_mcp.exchanges.deribit.leverage_cap import position_notional_usd
 from cerbero_mcp.sim.harness import SimStack
-from support.stack import Gateway, serve_gateway
 from support.tokens import MAINNET, auth
-
-
-@pytest.fixture(scope="module")
-def gateway(sim_stack: SimStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """Serve the app against the simulators."""
-    with serve_gateway(sim_stack, Path(tmp_path_factory.mktemp("deribit-orders"))) as served:
-        yield served
-
-
-@pytest.fixture
-async def http(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    """Return a client of the served gateway."""
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
-        yield client
 
 
 async def tool(http: httpx.AsyncClient, name: str, body: dict[str, Any], token: str = MAINNET) -> httpx.Response:

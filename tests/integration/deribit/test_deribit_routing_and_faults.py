@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,25 +9,10 @@ import pytest
 
 from cerbero_mcp.exchanges.deribit.tools import TOOLS
 from cerbero_mcp.sim.harness import SimStack
-from support.stack import Gateway, serve_gateway
 from support.tokens import MAINNET, TESTNET, auth
 
 # place before amend/cancel, so the examples' order ids can exist
 ORDERED_TOOLS = sorted(TOOLS.specs, key=lambda spec: (spec.name not in ("place_order",), spec.name))
-
-
-@pytest.fixture(scope="module")
-def gateway(sim_stack: SimStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """Serve the app against the simulators."""
-    with serve_gateway(sim_stack, Path(tmp_path_factory.mktemp("deribit-routing"))) as served:
-        yield served
-
-
-@pytest.fixture
-async def http(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    """Return a client of the served gateway."""
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
-        yield client
 
 
 @pytest.mark.parametrize(("token", "env", "other"), [(TESTNET, "testnet", "mainnet"), (MAINNET, "mainnet", "testnet")])
