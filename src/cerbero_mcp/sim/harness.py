@@ -246,8 +246,10 @@ def _stop(instances: list[SimInstance]) -> None:
 
 
 def installed_simulators() -> list[SimulatorSpec]:
-    """Return the `SPEC` of every `cerbero_mcp.exchanges.<venue>.simulator` module, by venue name.
+    """Return the `SPEC` of every served venue's `simulator` module, by venue name.
 
+    Served venues are those the exchanges package lists in `VENUES` (a venue folder still being
+    built is not served, so it is not simulated either); a package without `VENUES` is scanned.
     Venues without a simulator module are skipped; a simulator that fails to import raises.
     """
     try:
@@ -256,11 +258,13 @@ def installed_simulators() -> list[SimulatorSpec]:
         if exc.name in (EXCHANGES_PACKAGE, "cerbero_mcp"):
             return []
         raise
+    served = getattr(package, "VENUES", None)
+    if served is None:
+        modules = pkgutil.iter_modules(getattr(package, "__path__", []))
+        served = [m.name for m in modules if m.ispkg]
     specs: list[SimulatorSpec] = []
-    for module_info in sorted(pkgutil.iter_modules(getattr(package, "__path__", [])), key=lambda m: m.name):
-        if not module_info.ispkg:
-            continue
-        name = f"{EXCHANGES_PACKAGE}.{module_info.name}.simulator"
+    for venue in sorted(served):
+        name = f"{EXCHANGES_PACKAGE}.{venue}.simulator"
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

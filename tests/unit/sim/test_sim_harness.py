@@ -74,6 +74,22 @@ def test_installed_simulators_imports_the_spec_of_each_venue_package(
             del sys.modules[name]
 
 
+def test_only_venues_listed_in_venues_are_simulated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for venue in ("alpha", "gamma"):
+        (tmp_path / venue).mkdir()
+        (tmp_path / venue / "__init__.py").write_text("")
+        (tmp_path / venue / "simulator.py").write_text("from test_sim_faults import ECHO as SPEC\n")
+    package = types.ModuleType(harness.EXCHANGES_PACKAGE)
+    package.__path__ = [str(tmp_path)]
+    package.VENUES = ("alpha",)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, harness.EXCHANGES_PACKAGE, package)
+    try:
+        assert installed_simulators() == [ECHO]  # gamma is being built: not served, not simulated
+    finally:
+        for name in [n for n in sys.modules if n.startswith(harness.EXCHANGES_PACKAGE + ".")]:
+            del sys.modules[name]
+
+
 def test_installed_simulators_is_empty_without_an_exchanges_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(harness, "EXCHANGES_PACKAGE", "cerbero_mcp.no_such_package")
     assert installed_simulators() == []
