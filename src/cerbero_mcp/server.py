@@ -125,6 +125,8 @@ def build_app(
     app.state.cerbero = state
     for toolset in toolsets:
         app.include_router(make_router(toolset))
+        if toolset.admin_router is not None:
+            app.include_router(toolset.admin_router)
     app.include_router(admin.router)
     _add_health_routes(app, state)
     app.router.routes.append(Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False))

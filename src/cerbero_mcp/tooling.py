@@ -170,12 +170,20 @@ def invalid_input_from(exc: ValidationError, prefix: tuple[str, ...] = ()) -> In
 class ToolSet:
     """The tools of one venue, declared with `@tools.read(...)` / `@tools.write(...)`."""
 
-    def __init__(self, venue: str, *, description: str = "", client_factory: ClientFactory | None = None) -> None:
+    def __init__(
+        self,
+        venue: str,
+        *,
+        description: str = "",
+        client_factory: ClientFactory | None = None,
+        admin_router: APIRouter | None = None,
+    ) -> None:
         if not TOOL_NAME.match(venue):
             raise ValueError(f"venue name {venue!r} must be lower-case letters, digits and _")
         self.venue = venue
         self.description = description
         self.client_factory = client_factory
+        self.admin_router = admin_router  # venue-specific admin routes (e.g. IBKR key rotation)
         self._specs: dict[str, ToolSpec] = {}
 
     @property

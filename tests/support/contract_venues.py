@@ -24,12 +24,13 @@ class VenueContract:
     unknown_instrument: str
     leverage_setting: str
     leveraged_quantity: Decimal  # a market order that a 2x cap must refuse
-    order_paths: tuple[str, ...]  # the venue paths that place orders, to find them in the recorder
+    order_paths: tuple[str, ...]  # the venue paths that place orders (POST), to find them in the recorder
+    supports_post_only: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def is_order(self, path: str) -> bool:
+    def is_order(self, method: str, path: str) -> bool:
         """Return whether a recorded request placed an order."""
-        return path.endswith(self.order_paths)
+        return method == "POST" and path.endswith(self.order_paths)
 
     def resting_price(self, mid: Decimal, side: str) -> Decimal:
         """Return a tick-aligned price 20 % away from mid on the passive side."""
@@ -50,5 +51,19 @@ CONTRACTS: dict[str, VenueContract] = {
         leverage_setting="DERIBIT_MAX_LEVERAGE",
         leveraged_quantity=Decimal("3000000"),
         order_paths=("/private/buy", "/private/sell"),
+    ),
+    "ibkr": VenueContract(
+        venue="ibkr",
+        instrument="AAPL",
+        currency=None,
+        tick=Decimal("0.01"),
+        lot=Decimal("1"),
+        small_quantity=Decimal("2"),
+        unaffordable_quantity=Decimal("10000000"),
+        unknown_instrument="NOPE123",
+        leverage_setting="IBKR_MAX_LEVERAGE",
+        leveraged_quantity=Decimal("20000"),
+        order_paths=("/orders",),
+        supports_post_only=False,
     ),
 }

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cerbero_mcp.tooling import ToolSet
 
-VENUES: tuple[str, ...] = ("deribit",)
+VENUES: tuple[str, ...] = ("deribit", "ibkr")
 
 
 def installed_toolsets() -> list[ToolSet]:

@@ -1,4 +1,4 @@
-"""Deribit through the real app: each token reaches only its environment; faults become envelopes."""
+"""Deribit through the real app: faults become the right envelope; an order that times out is not re-sent."""
 
 from __future__ import annotations
 
@@ -7,27 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cerbero_mcp.exchanges.deribit.tools import TOOLS
 from cerbero_mcp.sim.harness import SimStack
-from support.tokens import MAINNET, TESTNET, auth
-
-# place before amend/cancel, so the examples' order ids can exist
-ORDERED_TOOLS = sorted(TOOLS.specs, key=lambda spec: (spec.name not in ("place_order",), spec.name))
-
-
-@pytest.mark.parametrize(("token", "env", "other"), [(TESTNET, "testnet", "mainnet"), (MAINNET, "mainnet", "testnet")])
-async def test_every_tool_reaches_only_the_token_environment(
-    http: httpx.AsyncClient, sim_stack: SimStack, token: str, env: str, other: str
-) -> None:
-    mine, theirs = sim_stack.control("deribit", env), sim_stack.control("deribit", other)
-    for spec in ORDERED_TOOLS:
-        mine.clear_recorded()
-        theirs.clear_recorded()
-        response = await http.post(spec.path, json=spec.examples()[0], headers=auth(token))
-        assert response.status_code < 500, f"{spec.name}: {response.text}"
-        assert theirs.recorded() == [], f"{spec.name} reached {other}"
-        if spec.name != "environment_info":
-            assert mine.recorded(), f"{spec.name} never reached {env}"
+from support.tokens import auth
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Deribit integration fixtures: the real app served over loopback against the session's simulators."""
+"""Integration fixtures: the real app served over loopback against the session's simulators."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from support.stack import Gateway, serve_gateway
 @pytest.fixture(scope="module")
 def gateway(sim_stack: SimStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """Serve the app against the simulators, with its own audit and state files per module."""
-    with serve_gateway(sim_stack, Path(tmp_path_factory.mktemp("deribit"))) as served:
+    with serve_gateway(sim_stack, Path(tmp_path_factory.mktemp("gateway"))) as served:
         yield served
 
 

@@ -1,0 +1,44 @@
+"""Every tool of every venue, with each token, reaches only that environment's simulator."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from cerbero_mcp.exchanges import installed_toolsets
+from cerbero_mcp.sim.harness import SimStack
+from support.tokens import MAINNET, TESTNET, auth
+
+FIRST = ("place_order",)  # amend/cancel examples name the first order id a venue gives out
+# environment_info makes no call; tools that read IBKR's WebSocket are not seen by the (HTTP) recorder
+NO_UPSTREAM = {
+    "deribit": {"environment_info"},
+    "ibkr": {
+        "environment_info",
+        "get_tick",
+        "get_depth",
+        "subscribe_tick",
+        "unsubscribe",
+        "get_orderbook",
+        "get_orderbook_imbalance",
+    },
+}
+
+
+@pytest.mark.parametrize("toolset", installed_toolsets(), ids=lambda t: t.venue)
+@pytest.mark.parametrize(("token", "env", "other"), [(TESTNET, "testnet", "mainnet"), (MAINNET, "mainnet", "testnet")])
+async def test_every_tool_reaches_only_the_token_environment(
+    http: httpx.AsyncClient, sim_stack: SimStack, toolset: object, token: str, env: str, other: str
+) -> None:
+    from cerbero_mcp.tooling import ToolSet
+
+    assert isinstance(toolset, ToolSet)
+    mine, theirs = sim_stack.control(toolset.venue, env), sim_stack.control(toolset.venue, other)
+    for spec in sorted(toolset.specs, key=lambda spec: (spec.name not in FIRST, spec.name)):
+        mine.clear_recorded()
+        theirs.clear_recorded()
+        response = await http.post(spec.path, json=spec.examples()[0], headers=auth(token))
+        assert response.status_code < 500, f"{spec.name}: {response.text}"
+        assert theirs.recorded() == [], f"{spec.name} reached {other}"
+        if spec.name not in NO_UPSTREAM.get(toolset.venue, set()) and response.status_code != 422:
+            assert mine.recorded(), f"{spec.name} never reached {env}"
