@@ -63,3 +63,16 @@ class ManualClock:
 
     def __repr__(self) -> str:
         return f"ManualClock({self._now!r})"
+
+
+class PinnedClock:
+    """A venue simulator's clock, held still while one request is served (one instant per request)."""
+
+    def __init__(self, clock: Clock) -> None:
+        """Wrap `clock`."""
+        self.clock = clock
+        self.pinned: float | None = None
+
+    def now(self) -> float:
+        """Return the pinned instant during a request, else the wrapped clock's time."""
+        return self.pinned if self.pinned is not None else self.clock.now()

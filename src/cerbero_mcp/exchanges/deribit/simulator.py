@@ -56,7 +56,8 @@ from cerbero_mcp.exchanges.deribit.sim_market import (
 )
 from cerbero_mcp.exchanges.deribit.sim_rpc import Params, RpcError, encode, invalid, num
 from cerbero_mcp.exchanges.deribit.sim_trading import Trading
-from cerbero_mcp.sim import Clock, SimulatorConfig, SimulatorSpec
+from cerbero_mcp.sim import SimulatorConfig, SimulatorSpec
+from cerbero_mcp.sim.clock import PinnedClock
 
 TOKEN_TTL_S = 900.0
 REFRESH_TTL_S = 7 * 86_400.0
@@ -81,19 +82,6 @@ MATCHING_ENGINE = frozenset(
 )
 
 Handler = Callable[[Params, float], Any]
-
-
-class PinnedClock:
-    """The instance's clock, held still while one request is served."""
-
-    def __init__(self, clock: Clock) -> None:
-        """Wrap `clock`."""
-        self.clock = clock
-        self.pinned: float | None = None
-
-    def now(self) -> float:
-        """Return the pinned instant during a request, else the wrapped clock's time."""
-        return self.pinned if self.pinned is not None else self.clock.now()
 
 
 @dataclass

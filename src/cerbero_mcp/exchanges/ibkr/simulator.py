@@ -52,7 +52,8 @@ from cerbero_mcp.exchanges.ibkr.sim_orders import Rejection
 from cerbero_mcp.exchanges.ibkr.sim_routes import ApiError, Call, api_routes
 from cerbero_mcp.exchanges.ibkr.sim_views import AccountViews, ms
 from cerbero_mcp.exchanges.ibkr.sim_ws import HEARTBEAT_S, SMD_INTERVAL_S, SocketHub
-from cerbero_mcp.sim import Clock, SimulatorConfig, SimulatorSpec
+from cerbero_mcp.sim import SimulatorConfig, SimulatorSpec
+from cerbero_mcp.sim.clock import PinnedClock
 
 INITIAL_CASH = Decimal(1_000_000)
 STOCK_LEVERAGE = 2
@@ -60,19 +61,6 @@ LST_RESETS_BROKERAGE = False
 SERVER_INFO = {"serverName": "CerberoSim", "serverVersion": "Build 10.x sim"}
 CREDENTIAL_SETTINGS = ("consumer_key", "access_token", "access_token_secret", "signature_key_path",
                        "encryption_key_path", "dh_prime", "account_id")  # fmt: skip
-
-
-class PinnedClock:
-    """The instance's clock, held still while one request is served."""
-
-    def __init__(self, clock: Clock) -> None:
-        """Wrap `clock`."""
-        self.clock = clock
-        self.pinned: float | None = None
-
-    def now(self) -> float:
-        """Return the pinned instant during a request, else the wrapped clock's time."""
-        return self.pinned if self.pinned is not None else self.clock.now()
 
 
 @dataclass
