@@ -18,7 +18,13 @@ ORDER_TYPE: dict[str, str] = {
     "trailing_stop": "TRAIL",
     "trailing_limit": "TRAILLMT",
 }
-ORDER_TYPE_BACK: dict[str, str] = {value: key for key, value in ORDER_TYPE.items()} | {"STOP": "stop_market"}
+# The live-orders list spells types as origOrderType (LIMIT, STOP_LIMIT, TRAILLMT) or as words (Trail Limit).
+ORDER_TYPE_BACK: dict[str, str] = {value: key for key, value in ORDER_TYPE.items()} | {
+    "LIMIT": "limit",
+    "MARKET": "market",
+    "STOP": "stop_market",
+    "TRAIL_LIMIT": "trailing_limit",
+}
 TIME_IN_FORCE: dict[str, str] = {"gtc": "GTC", "day": "DAY", "ioc": "IOC"}
 TIME_IN_FORCE_BACK: dict[str, v.TimeInForce] = {"gtc": "gtc", "day": "day", "ioc": "ioc"}
 ORDER_STATUS: dict[str, v.OrderStatus] = {

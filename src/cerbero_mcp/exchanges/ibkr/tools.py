@@ -423,7 +423,7 @@ def to_order(row: dict[str, Any]) -> v.Order:
     total = Decimal(str(row.get("totalSize", 0) or 0))
     if status == "open" and filled > 0:
         status = "partially_filled"
-    order_type = str(row.get("orderType", ""))
+    order_type = str(row.get("origOrderType") or row.get("orderType", ""))
     kind = s.ORDER_TYPE_BACK.get(order_type.upper().replace(" ", "_"), order_type.lower())
     price = field_decimal(row.get("price"))
     aux = field_decimal(row.get("auxPrice"))
