@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import statistics
 import subprocess
@@ -31,12 +32,10 @@ async def wait_healthy(url: str, within_s: float = 30.0) -> float:
     started = time.perf_counter()
     async with aiohttp.ClientSession() as session:
         while time.perf_counter() - started < within_s:
-            try:
+            with contextlib.suppress(aiohttp.ClientError):  # not listening yet
                 async with session.get(url) as response:
                     if response.status == 200:
                         return time.perf_counter() - started
-            except aiohttp.ClientError:
-                pass
             await asyncio.sleep(0.01)
     raise TimeoutError(url)
 

@@ -41,7 +41,6 @@ from cerbero_mcp.write_pipeline import (
     KillSwitchGate,
     LeverageCapGate,
     LimitsGate,
-    WriteGate,
     WritePipeline,
 )
 
@@ -93,9 +92,10 @@ def build_app(
         toolsets=list(toolsets),
         pipeline=WritePipeline(
             audit_log,
-            write_gates(state_store, limits),
+            [LimitsGate(limits, state_store), LeverageCapGate()],
             Idempotency(state_store, settings.idempotency_ttl_s, wait_s=settings.upstream_read_timeout_s + 5),
             state_store,
+            before_idempotency=[KillSwitchGate(state_store)],
         ),
         store=state_store,
     )
@@ -157,11 +157,6 @@ async def engage_on_start(state: AppState, store: StateStore) -> None:
             "duration_ms": 0.0,
         }
     )
-
-
-def write_gates(store: StateStore, limits: OrderLimits) -> list[WriteGate]:
-    """Return the gates every write passes, in order (idempotency runs right after the kill switch)."""
-    return [KillSwitchGate(store), LimitsGate(limits, store), LeverageCapGate()]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -259,6 +259,19 @@ def _may_have_been_placed(error: CerberoError) -> bool:
     return isinstance(error, UpstreamTimeoutError) or bool((error.details or {}).get("may_have_been_placed"))
 
 
+def note_lookup(error: CerberoError, request: BaseModel) -> None:
+    """Tell the caller of a write with an unknown outcome how to find the order before re-sending it."""
+    client_order_id = getattr(request, "client_order_id", None)
+    details = error.details if error.details is not None else {}
+    details["client_order_id"] = client_order_id
+    details["lookup"] = "get_open_orders / get_positions" + (
+        f", matching client_order_id {client_order_id!r}" if client_order_id else ""
+    )
+    error.details = details
+    if client_order_id and client_order_id not in error.message:
+        error.message = f"{error.message}; client_order_id={client_order_id!r}"
+
+
 def replayed_error(stored: dict[str, Any]) -> CerberoError:
     """Rebuild the stored error of an unknown outcome, marked as a replay."""
     body = stored.get("error", {})
@@ -281,8 +294,13 @@ class WritePipeline:
         gates: Sequence[WriteGate] = (),
         idempotency: Idempotency | None = None,
         store: StateStore | None = None,
+        *,
+        before_idempotency: Sequence[WriteGate] = (),
     ) -> None:
         self.audit = audit
+        # The kill switch refuses before a key is claimed (a refused request must not hold an id);
+        # limits and the leverage cap run after it, so a replay answers even if a limit changed.
+        self.before_idempotency = list(before_idempotency)
         self.gates = list(gates)
         self.idempotency = idempotency
         self.store = store
@@ -295,8 +313,8 @@ class WritePipeline:
         key = self.idempotency.key(spec, ctx, request) if self.idempotency else None
         claimed = False
         try:
-            if self.gates and isinstance(self.gates[0], KillSwitchGate):
-                await self.gates[0].check(spec, ctx, request, None)
+            for gate in self.before_idempotency:
+                await gate.check(spec, ctx, request, None)
             if key is not None and self.idempotency is not None:
                 replay = await self.idempotency.claim(key, spec, ctx, request)
                 if replay is not None:
@@ -305,8 +323,7 @@ class WritePipeline:
                 claimed = True
             exposure = await spec.exposure(ctx, request) if spec.exposure is not None else None
             for gate in self.gates:
-                if not isinstance(gate, KillSwitchGate):
-                    await gate.check(spec, ctx, request, exposure)
+                await gate.check(spec, ctx, request, exposure)
             if self.store is not None and spec.exposure is not None and not is_dry_run(request):
                 self.store.record_order(ctx.environment, spec.venue, ctx.bot_tag)
             stage = "venue"
@@ -324,6 +341,7 @@ class WritePipeline:
                 outcome = "refused"
             elif _may_have_been_placed(exc):
                 outcome = "unknown"
+                note_lookup(exc, request)
             else:
                 outcome = "error"
             if claimed and key is not None and self.idempotency is not None:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cerbero_mcp.sim.faults import SimControl
 from cerbero_mcp.sim.harness import SimStack
 from support.contract_venues import VenueContract
 from support.stack import Gateway, serve_gateway
@@ -35,6 +36,11 @@ async def ok(http: httpx.AsyncClient, venue: str, tool: str, body: dict[str, Any
     response = await call(http, venue, tool, body, token)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def orders_sent(control: SimControl, before: int, contract: VenueContract) -> list[Any]:
+    """Return the order placements the venue received after the `before`-th recorded request."""
+    return [r for r in control.recorded()[before:] if contract.is_order(r.method, r.path)]
 
 
 async def flatten(http: httpx.AsyncClient, c: VenueContract) -> None:
@@ -183,8 +189,7 @@ async def test_misaligned_price_is_refused_with_nearest_valid_values(
     error = response.json()["error"]
     assert error["code"] == "INVALID_INPUT"
     assert error["details"]["nearest_valid"] == [str(Decimal(1000)), str((Decimal(1000) + contract.tick).normalize())]
-    sent = [r for r in control.recorded()[before:] if contract.is_order(r.method, r.path)]
-    assert sent == []
+    assert orders_sent(control, before, contract) == []
 
 
 async def test_dry_run_sends_nothing(http: httpx.AsyncClient, contract: VenueContract, sim_stack: SimStack) -> None:
@@ -204,7 +209,7 @@ async def test_dry_run_sends_nothing(http: httpx.AsyncClient, contract: VenueCon
     )
     assert result["dry_run"] is True
     assert result["would_send"] is not None
-    assert [r for r in control.recorded()[before:] if contract.is_order(r.method, r.path)] == []
+    assert orders_sent(control, before, contract) == []
 
 
 async def test_leverage_cap_refuses_before_sending_and_lets_reduce_only_through(
@@ -230,7 +235,7 @@ async def test_leverage_cap_refuses_before_sending_and_lets_reduce_only_through(
             assert error["code"] == "LEVERAGE_CAP_EXCEEDED"
             assert error["details"]["cap"] == "2"
             assert Decimal(error["details"]["ratio"]) > 2
-            assert [r for r in control.recorded()[before:] if contract.is_order(r.method, r.path)] == []
+            assert orders_sent(control, before, contract) == []
             reduce_only = await call(
                 http,
                 contract.venue,

@@ -24,6 +24,9 @@ from cerbero_mcp.settings import Environment, Settings
 
 # Refresh this long before Deribit says the token expires, so a call never races the expiry.
 REFRESH_MARGIN_S = 60.0
+# Tick size, lot size and contract size are read before every order; they change rarely, so a
+# short-lived cache saves a round trip per write without trading on stale rules for long.
+INSTRUMENT_TTL_S = 300.0
 
 
 class DeribitClient:
@@ -49,6 +52,7 @@ class DeribitClient:
         self._expires_at = 0.0
         self._auth_lock = asyncio.Lock()
         self._ids = itertools.count(1)
+        self._instruments: dict[str, tuple[float, dict[str, Any]]] = {}
 
     @classmethod
     async def build(cls, settings: Settings, env: Environment) -> DeribitClient:
@@ -214,6 +218,15 @@ class DeribitClient:
         """public/get_instrument."""
         result: dict[str, Any] = await self.call("public/get_instrument", {"instrument_name": instrument_name})
         return result
+
+    async def instrument(self, instrument_name: str) -> dict[str, Any]:
+        """Return an instrument's description, cached for INSTRUMENT_TTL_S (unknown names are not cached)."""
+        cached = self._instruments.get(instrument_name)
+        if cached is not None and time.monotonic() - cached[0] < INSTRUMENT_TTL_S:
+            return cached[1]
+        meta = await self.public_get_instrument(instrument_name)
+        self._instruments[instrument_name] = (time.monotonic(), meta)
+        return meta
 
     async def public_get_volatility_index_data(
         self, currency: str, start_timestamp: int, end_timestamp: int, resolution: str

@@ -31,7 +31,7 @@ async def order_exposure(ctx: ToolContext, req: v.PlaceOrderRequest) -> Exposure
     from cerbero_mcp.exchanges.deribit.client import DeribitClient, to_decimal
 
     client: DeribitClient = await ctx.client()
-    meta = await client.public_get_instrument(req.instrument)
+    meta = await client.instrument(req.instrument)
     currency = str(meta.get("settlement_currency") or meta.get("base_currency"))
     ticker = await client.public_ticker(req.instrument)
     index_price = to_decimal(ticker.get("index_price")) or to_decimal(ticker.get("mark_price")) or Decimal(0)
@@ -48,7 +48,7 @@ async def order_exposure(ctx: ToolContext, req: v.PlaceOrderRequest) -> Exposure
         if size == 0:
             continue
         if name not in metas:
-            metas[name] = await client.public_get_instrument(name)
+            metas[name] = await client.instrument(name)
         total += position_notional_usd(size, metas[name], index_price)
     return Exposure(
         instrument=req.instrument,

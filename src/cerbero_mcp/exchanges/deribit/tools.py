@@ -54,7 +54,7 @@ async def client_of(ctx: ToolContext) -> DeribitClient:
 async def instrument_meta(ctx: ToolContext, instrument: str) -> dict[str, Any]:
     """Return Deribit's description of `instrument` (a clear 4xx when it does not exist)."""
     client = await client_of(ctx)
-    return await client.public_get_instrument(instrument)
+    return await client.instrument(instrument)
 
 
 # --- environment and market data --------------------------------------------------------------
@@ -366,23 +366,8 @@ async def place_order(ctx: ToolContext, req: v.PlaceOrderRequest) -> v.OrderResu
             data_timestamp=utcnow(),
         )
     client = await client_of(ctx)
-    try:
-        raw = await (client.private_buy(params) if req.side == "buy" else client.private_sell(params))
-    except Exception as exc:
-        _add_lookup_hint(exc, req.client_order_id)
-        raise
+    raw = await (client.private_buy(params) if req.side == "buy" else client.private_sell(params))
     return to_result(raw)
-
-
-def _add_lookup_hint(exc: Exception, client_order_id: str | None) -> None:
-    # A write whose outcome is unknown must say how to find the order before anything is re-sent.
-    details = getattr(exc, "details", None)
-    if isinstance(details, dict) and details.get("may_have_been_placed"):
-        details["client_order_id"] = client_order_id
-        details["lookup"] = (
-            f"get_open_orders (label {client_order_id!r})" if client_order_id else "get_open_orders / get_positions"
-        )
-        exc.message = f"{exc.message}; client_order_id={client_order_id!r}"  # type: ignore[attr-defined]
 
 
 @TOOLS.write("amend_order", target="order_id")
@@ -460,11 +445,7 @@ async def close_position(ctx: ToolContext, req: v.ClosePositionRequest) -> v.Clo
     )
     check_increment("price", req.price, to_decimal(meta.get("tick_size")))
     params = order_params(order)
-    try:
-        raw = await (client.private_sell(params) if size > 0 else client.private_buy(params))
-    except Exception as exc:
-        _add_lookup_hint(exc, req.client_order_id)
-        raise
+    raw = await (client.private_sell(params) if size > 0 else client.private_buy(params))
     return v.ClosePositionResult(
         instrument=req.instrument, was_flat=False, order=to_result(raw), data_timestamp=utcnow()
     )

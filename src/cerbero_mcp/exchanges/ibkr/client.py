@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
+from decimal import Decimal
 from typing import Any
 
 from cerbero_mcp.common.errors import (
@@ -303,6 +304,11 @@ class IbkrClient:
             if len(batch) < 100:
                 break
         return rows
+
+    async def position_size(self, conid: int) -> Decimal:
+        """Return the signed position in one conid (0 when flat)."""
+        rows = await self.positions()
+        return next((Decimal(str(r.get("position", 0))) for r in rows if int(r.get("conid", 0)) == conid), Decimal(0))
 
     async def trades(self, days: int) -> list[dict[str, Any]]:
         """GET /iserver/account/trades?days=N."""

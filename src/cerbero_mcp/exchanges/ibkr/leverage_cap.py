@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from cerbero_mcp.exchanges.ibkr.ws import parse_field_value as field_decimal
 from cerbero_mcp.write_pipeline import Exposure
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ def amount(value: Any) -> Decimal:
 
 async def reference_price(client: IbkrClient, conid: int) -> Decimal:
     """Return the last (else mid) price of a conid from a snapshot."""
-    from cerbero_mcp.exchanges.ibkr.tools import field_decimal
-
     rows = await client.snapshot([conid])
     row = rows[0] if rows else {}
     last = field_decimal(row.get("31"))

@@ -178,8 +178,7 @@ class OrderDesk:
                         self.cancel_at(other, t)
                     o.state, o.reason = "Inactive", reject_text(exc)
                 raise Rejection(reject_text(exc)) from None
-        while self.settle(t):
-            pass
+        self.settle_all(t)
         return [self._placed_json(o) for o in created]
 
     def _forget(self, created: list[IbOrder]) -> None:
@@ -255,6 +254,11 @@ class OrderDesk:
             others += [self.orders[c] for c in self.orders[o.parent_id].children if c != o.order_id]
         for other in others:
             self.cancel_at(other, t)
+
+    def settle_all(self, t: float) -> None:
+        """Settle until nothing changes (a started child may fill and start or cancel others)."""
+        while self.settle(t):
+            continue
 
     def settle(self, t: float) -> bool:
         """Start the children of filled parents, cancel those of dead ones; return whether anything changed."""
@@ -346,8 +350,7 @@ class OrderDesk:
             except OrderRejected as exc:
                 raise Rejection(reject_text(exc)) from None
         o.spec, o.updated_at = new, t
-        while self.settle(t):
-            pass
+        self.settle_all(t)
         return [{"order_id": str(o.order_id), "order_status": o.status, "encrypt_message": "1"}]
 
     def cancel(self, order_id: str, now: float) -> dict[str, Any]:
@@ -356,7 +359,6 @@ class OrderDesk:
         if not o.is_open:
             raise Rejection(f"OrderID {order_id} is {o.status.lower()}: it cannot be cancelled")
         self.cancel_at(o, now)
-        while self.settle(now):
-            pass
+        self.settle_all(now)
         return {"msg": "Request was submitted", "order_id": o.order_id, "conid": o.spec.contract.conid,
                 "account": self.account_id}  # fmt: skip

@@ -106,8 +106,7 @@ class IbkrVenue:
             try:
                 self.market.ensure_listed(now)
                 self.engine.advance(now)
-                while self.desk.settle(now):
-                    pass
+                self.desk.settle_all(now)
                 self.desk.ratchet(now)
                 yield now
             finally:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cerbero_mcp.common.errors import InvalidInputError, InvalidOrderError
+from cerbero_mcp.common.errors import InvalidInputError, InvalidOrderError, OrderNotFoundError
 from cerbero_mcp.exchanges import vocabulary as v
 from cerbero_mcp.exchanges.ibkr import key_rotation, leverage_cap
 from cerbero_mcp.exchanges.ibkr import schemas as s
 from cerbero_mcp.exchanges.ibkr.client import IbkrClient
+from cerbero_mcp.exchanges.ibkr.ws import parse_field_value as field_decimal
 from cerbero_mcp.exchanges.shared import imbalance_from_book, indicators_from_bars
 from cerbero_mcp.exchanges.validation import check_increment
 from cerbero_mcp.tooling import ToolContext, ToolSet, utcnow
@@ -35,26 +35,12 @@ CAPABILITIES: dict[str, bool] = {
     "streaming": True,
 }
 LIVE = {"open", "partially_filled", "untriggered"}
-FIELD_NUMBER = re.compile(r"^[A-Za-z]?(-?\d+(?:\.\d+)?)")
 
 
 async def client_of(ctx: ToolContext) -> IbkrClient:
     """Return the IBKR client of the caller's environment."""
     client: IbkrClient = await ctx.client()
     return client
-
-
-def field_decimal(value: Any) -> Decimal | None:
-    """Decode a snapshot field ("C182.5", "1,200", 3.2) as Decimal; None when absent or unreadable."""
-    if value is None:
-        return None
-    match = FIELD_NUMBER.match(str(value).replace(",", ""))
-    if match is None:
-        return None
-    try:
-        return Decimal(match.group(1))
-    except InvalidOperation:
-        return None
 
 
 def ticker_from_row(instrument: str, row: dict[str, Any]) -> v.Ticker:
@@ -514,10 +500,7 @@ def check_ticks(*pairs: tuple[str, Decimal | None]) -> None:
 
 async def reduce_only_guard(client: IbkrClient, conid: int, side: str, quantity: Decimal) -> None:
     """IBKR has no reduce-only flag: refuse here an order that would grow or flip the position."""
-    position = next(
-        (Decimal(str(r.get("position", 0))) for r in await client.positions() if int(r.get("conid", 0)) == conid),
-        Decimal(0),
-    )
+    position = await client.position_size(conid)
     reduces = (position > 0 and side == "sell") or (position < 0 and side == "buy")
     if not reduces or quantity > abs(position):
         raise InvalidOrderError(
@@ -577,11 +560,7 @@ async def place_order(ctx: ToolContext, req: s.IbkrPlaceOrderRequest) -> v.Order
     if req.dry_run:
         preview = accepted([{"order_id": "dry-run", "order_status": "PreSubmitted"}], [order], req.instrument)[0]
         return v.OrderResult(order=preview, dry_run=True, would_send={"orders": [order]}, data_timestamp=utcnow())
-    try:
-        rows = await client.place_orders([order])
-    except Exception as exc:
-        _lookup_hint(exc, req.client_order_id)
-        raise
+    rows = await client.place_orders([order])
     return await with_fills(client, accepted(rows, [order], req.instrument)[0], rows)
 
 
@@ -613,18 +592,9 @@ async def with_fills(client: IbkrClient, placed: v.Order, reply: list[dict[str, 
     return v.OrderResult(order=order, fills=fills, info={"reply": reply}, data_timestamp=utcnow())
 
 
-def _lookup_hint(exc: Exception, client_order_id: str | None) -> None:
-    details = getattr(exc, "details", None)
-    if isinstance(details, dict) and details.get("may_have_been_placed"):
-        details["client_order_id"] = client_order_id
-        details["lookup"] = "get_open_orders (client_order_id = cOID) and get_activities"
-
-
 async def _live_order(client: IbkrClient, order_id: str) -> dict[str, Any]:
     row = next((r for r in await client.live_orders() if str(r.get("orderId")) == order_id), None)
     if row is None:
-        from cerbero_mcp.common.errors import OrderNotFoundError
-
         raise OrderNotFoundError(f"ibkr: no working order {order_id}", suggested_fix="list them with get_open_orders")
     return row
 
@@ -701,10 +671,7 @@ async def close_position(ctx: ToolContext, req: s.IbkrClosePositionRequest) -> v
     """Flatten one position with a market order for its exact size."""
     client = await client_of(ctx)
     conid = await client.conid(req.instrument)
-    size = next(
-        (Decimal(str(r.get("position", 0))) for r in await client.positions() if int(r.get("conid", 0)) == conid),
-        Decimal(0),
-    )
+    size = await client.position_size(conid)
     if req.type == "limit":
         raise InvalidInputError("ibkr closes with market orders; send a reduce_only limit place_order instead")
     return await _close(client, req.instrument, conid, size, req.client_order_id)

@@ -114,7 +114,7 @@ def parse_field_value(value: object) -> Decimal | None:
     """Return a field value as a Decimal (dropping prefixes like "C" or "H"), or None if unparseable."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | Decimal):
         text = str(value)
     elif isinstance(value, str):
         text = value.strip().replace(",", "")
