@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from cerbero_mcp.server import build_app
 from cerbero_mcp.settings import Settings
-from cerbero_mcp.sim.harness import SimStack, installed_simulators, start_simulators
+from cerbero_mcp.simulators.engine.harness import SimStack, installed_simulators, start_simulators
 from support import toy
 from support.lifespan import running
 from support.tokens import ADMIN, MAINNET, TESTNET

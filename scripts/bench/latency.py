@@ -28,11 +28,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cerbero_mcp.common.http import UpstreamHTTP
-from cerbero_mcp.exchanges.deribit.simulator import build_app as build_simulator
 from cerbero_mcp.server import build_app
 from cerbero_mcp.settings import Settings
-from cerbero_mcp.sim.clock import SystemClock
-from cerbero_mcp.sim.harness import SimulatorConfig
+from cerbero_mcp.simulators.deribit.simulator import build_app as build_simulator
+from cerbero_mcp.simulators.engine.clock import SystemClock
+from cerbero_mcp.simulators.engine.harness import SimulatorConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import LoadResult, free_port, load, print_table, start, wait_healthy

@@ -19,7 +19,7 @@ import random
 import time
 from decimal import Decimal
 
-from cerbero_mcp.sim import (
+from cerbero_mcp.simulators.engine import (
     Clock,
     Exchange,
     Instrument,

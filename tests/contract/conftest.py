@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cerbero_mcp.exchanges import VENUES
-from cerbero_mcp.sim.harness import SimStack
+from cerbero_mcp.simulators.engine.harness import SimStack
 from support.contract_venues import CONTRACTS, VenueContract
 from support.stack import Gateway, serve_gateway
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cerbero_mcp.sim.faults import SimControl
-from cerbero_mcp.sim.harness import SimStack
+from cerbero_mcp.simulators.engine.faults import SimControl
+from cerbero_mcp.simulators.engine.harness import SimStack
 from support.contract_venues import VenueContract
 from support.stack import Gateway, serve_gateway
 from support.tokens import MAINNET, TESTNET, auth

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cerbero_mcp.sim.harness import SimStack
+from cerbero_mcp.simulators.engine.harness import SimStack
 from support.stack import Gateway, serve_gateway
 
 

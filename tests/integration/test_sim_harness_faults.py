@@ -9,7 +9,7 @@ import pytest
 
 from cerbero_mcp.server import build_app
 from cerbero_mcp.settings import Settings
-from cerbero_mcp.sim.harness import SimStack, start_simulators
+from cerbero_mcp.simulators.engine.harness import SimStack, start_simulators
 from support import probe_venue
 from support.lifespan import running
 from support.tokens import MAINNET, TESTNET, auth

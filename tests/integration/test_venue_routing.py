@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from cerbero_mcp.exchanges import installed_toolsets
-from cerbero_mcp.sim.harness import SimStack
+from cerbero_mcp.simulators.engine.harness import SimStack
 from support.tokens import MAINNET, TESTNET, auth
 
 FIRST = ("place_order",)  # amend/cancel examples name the first order id a venue gives out

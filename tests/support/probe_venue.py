@@ -21,7 +21,7 @@ from starlette.routing import Route
 from cerbero_mcp.common.errors import UpstreamAuthError
 from cerbero_mcp.common.http import UpstreamHTTP, raise_for_transport_status
 from cerbero_mcp.settings import Environment, Settings
-from cerbero_mcp.sim.harness import SimulatorConfig, SimulatorSpec
+from cerbero_mcp.simulators.engine.harness import SimulatorConfig, SimulatorSpec
 from cerbero_mcp.tooling import ToolContext, ToolRequest, ToolResponse, ToolSet, utcnow
 
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from cerbero_mcp.server import build_app
 from cerbero_mcp.settings import Settings
-from cerbero_mcp.sim.harness import SimStack
+from cerbero_mcp.simulators.engine.harness import SimStack
 from support.live_server import live_server
 from support.tokens import ADMIN, MAINNET, TESTNET
 

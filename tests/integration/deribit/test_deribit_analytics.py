@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import norm
 
 from cerbero_mcp.exchanges.deribit.analytics import parse_option
-from cerbero_mcp.sim.harness import SimStack
+from cerbero_mcp.simulators.engine.harness import SimStack
 from support.tokens import auth
 
 

@@ -8,7 +8,7 @@ import httpx
 
 from cerbero_mcp.server import build_app
 from cerbero_mcp.settings import Settings
-from cerbero_mcp.sim.harness import SimStack
+from cerbero_mcp.simulators.engine.harness import SimStack
 from support.live_server import live_server
 from support.tokens import MAINNET, TESTNET, auth
 

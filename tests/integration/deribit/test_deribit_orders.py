@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from cerbero_mcp.exchanges.deribit.leverage_cap import position_notional_usd
-from cerbero_mcp.sim.harness import SimStack
+from cerbero_mcp.simulators.engine.harness import SimStack
 from support.tokens import MAINNET, auth
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cerbero_mcp.exchanges.ibkr.simulator import SPEC
-from cerbero_mcp.sim.harness import SimStack, start_simulators
+from cerbero_mcp.simulators.engine.harness import SimStack, start_simulators
+from cerbero_mcp.simulators.ibkr.simulator import SPEC
 from support.stack import Gateway, serve_gateway
 from support.tokens import ADMIN, TESTNET, auth
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from cerbero_mcp.sim.harness import SimStack
+from cerbero_mcp.simulators.engine.harness import SimStack
 from support.tokens import auth
 
 

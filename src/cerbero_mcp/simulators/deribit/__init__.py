@@ -1,0 +1,1 @@
+"""Deribit API v2 simulator: JSON-RPC over HTTP, client-credentials auth, the v2 market and trading."""
