@@ -24,9 +24,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from cerbero_mcp.common.clock import utcnow
 from cerbero_mcp.server import build_app
 from cerbero_mcp.settings import Settings
-from cerbero_mcp.tooling import ToolContext, ToolRequest, ToolResponse, ToolSet, utcnow
+from cerbero_mcp.tooling import ToolContext, ToolRequest, ToolResponse, ToolSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import free_port, load, print_table, rss_mb, start, wait_healthy

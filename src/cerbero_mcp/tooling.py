@@ -44,11 +44,6 @@ BOT_TAG_HEADER_DOC = {
 }
 
 
-def utcnow() -> datetime:
-    """Return the current time, timezone-aware in UTC."""
-    return datetime.now(UTC)
-
-
 class ToolRequest(BaseModel):
     """Base of every tool's request model: unknown fields are refused, not silently dropped."""
 

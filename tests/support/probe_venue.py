@@ -18,11 +18,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from cerbero_mcp.common.clock import utcnow
 from cerbero_mcp.common.errors import UpstreamAuthError
 from cerbero_mcp.common.http import UpstreamHTTP, raise_for_transport_status
 from cerbero_mcp.settings import Environment, Settings
 from cerbero_mcp.simulators.engine.harness import SimulatorConfig, SimulatorSpec
-from cerbero_mcp.tooling import ToolContext, ToolRequest, ToolResponse, ToolSet, utcnow
+from cerbero_mcp.tooling import ToolContext, ToolRequest, ToolResponse, ToolSet
 
 
 def build_simulator(config: SimulatorConfig) -> Starlette:

@@ -10,8 +10,9 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from cerbero_mcp.common import errors
+from cerbero_mcp.common.clock import utcnow
 from cerbero_mcp.settings import Environment, Settings
-from cerbero_mcp.tooling import ToolContext, ToolRequest, ToolResponse, ToolSet, utcnow
+from cerbero_mcp.tooling import ToolContext, ToolRequest, ToolResponse, ToolSet
 from cerbero_mcp.write_pipeline import Exposure
 
 

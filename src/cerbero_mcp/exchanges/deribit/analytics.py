@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from cerbero_mcp.common import options, volatility
+from cerbero_mcp.common.clock import utcnow
 from cerbero_mcp.common.errors import InvalidInputError
 from cerbero_mcp.exchanges import vocabulary as v
 from cerbero_mcp.exchanges.deribit import schemas as s
@@ -32,7 +33,7 @@ from cerbero_mcp.exchanges.deribit.tools import (
     validate_order,
 )
 from cerbero_mcp.exchanges.validation import check_increment
-from cerbero_mcp.tooling import ToolContext, utcnow
+from cerbero_mcp.tooling import ToolContext
 
 YEAR_SECONDS = 365.0 * 86400
 OPTION_NAME = re.compile(r"^(?P<ccy>[A-Z]+)-(?P<expiry>\d{1,2}[A-Z]{3}\d{2})-(?P<strike>\d+(?:d\d+)?)-(?P<kind>[CP])$")

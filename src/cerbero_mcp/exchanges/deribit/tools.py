@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from cerbero_mcp.common.clock import utcnow
 from cerbero_mcp.common.errors import InvalidInputError
 from cerbero_mcp.exchanges import vocabulary as v
 from cerbero_mcp.exchanges.deribit import leverage_cap
@@ -20,7 +21,7 @@ from cerbero_mcp.exchanges.deribit.schemas import (
 )
 from cerbero_mcp.exchanges.shared import imbalance_from_book, indicators_from_bars
 from cerbero_mcp.exchanges.validation import check_increment
-from cerbero_mcp.tooling import ToolContext, ToolSet, utcnow
+from cerbero_mcp.tooling import ToolContext, ToolSet
 
 TOOLS = ToolSet(
     "deribit",

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cerbero_mcp.common.clock import utcnow
 from cerbero_mcp.common.errors import InvalidInputError, InvalidOrderError, OrderNotFoundError
 from cerbero_mcp.exchanges import vocabulary as v
 from cerbero_mcp.exchanges.ibkr import key_rotation, leverage_cap
@@ -15,7 +16,7 @@ from cerbero_mcp.exchanges.ibkr.client import IbkrClient
 from cerbero_mcp.exchanges.ibkr.ws import parse_field_value as field_decimal
 from cerbero_mcp.exchanges.shared import imbalance_from_book, indicators_from_bars
 from cerbero_mcp.exchanges.validation import check_increment
-from cerbero_mcp.tooling import ToolContext, ToolSet, utcnow
+from cerbero_mcp.tooling import ToolContext, ToolSet
 
 TOOLS = ToolSet(
     "ibkr",

@@ -1,0 +1,73 @@
+"""The time the gateway runs on: the wall clock in production, a pinned clock in tests.
+
+Every "now" of the tools (request windows, data timestamps, signatures the venue checks for
+freshness) comes from `now()` / `utcnow()`, so the tests can run the gateway and the simulators on
+one clock that starts at a fixed instant, whatever the date of the machine.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Anything that tells the current time in epoch seconds."""
+
+    def now(self) -> float:
+        """Return the current time in epoch seconds (UTC)."""
+        ...
+
+
+class SystemClock:
+    """The wall clock."""
+
+    def now(self) -> float:
+        """Return `time.time()`."""
+        return time.time()
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+class StartedClock:
+    """A clock that starts at a fixed instant and runs on at wall-clock speed (monotonic)."""
+
+    def __init__(self, start: float) -> None:
+        """Start at `start` epoch seconds, now."""
+        self.start = float(start)
+        self._origin = time.monotonic()
+
+    def now(self) -> float:
+        """Return the start instant plus the seconds elapsed since construction."""
+        return self.start + (time.monotonic() - self._origin)
+
+    def __repr__(self) -> str:
+        return f"StartedClock({self.start!r})"
+
+
+_current: Clock = SystemClock()
+
+
+def use_clock(clock: Clock) -> Clock:
+    """Make `clock` the process clock and return the previous one (tests and the test harness only)."""
+    global _current
+    previous, _current = _current, clock
+    return previous
+
+
+def current() -> Clock:
+    """Return the process clock."""
+    return _current
+
+
+def now() -> float:
+    """Return the process clock's time in epoch seconds."""
+    return _current.now()
+
+
+def utcnow() -> datetime:
+    """Return the process clock's time, timezone-aware in UTC."""
+    return datetime.fromtimestamp(_current.now(), UTC)
