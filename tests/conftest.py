@@ -1,20 +1,53 @@
-"""Fixtures every test may use: settings with tokens, the app with the toy venue, an HTTP client."""
+"""Fixtures every test may use: settings with tokens, the app with the toy venue, an HTTP client.
+
+The whole run is on one clock, whatever the machine's date: the process clock (every "now" of the
+gateway and of the request examples) is a `StartedClock` at TEST_START from configuration on, and
+the session's simulators run on that same clock.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from cerbero_mcp.common.clock import Clock, StartedClock, use_clock
 from cerbero_mcp.server import build_app
 from cerbero_mcp.settings import Settings
 from cerbero_mcp.simulators.engine.harness import SimStack, installed_simulators, start_simulators
 from support import toy
 from support.lifespan import running
 from support.tokens import ADMIN, MAINNET, TESTNET
+
+# Wednesday 2026-03-04 15:00 UTC is 10:00 in New York (EST, DST starts on the 8th): the US regular
+# session is open, so market orders fill and the IBKR clock reports an open market; Deribit lists
+# its weeklies, monthlies and quarterlies; the venues' hourly open-interest changes are an hour away.
+TEST_START = datetime(2026, 3, 4, 15, tzinfo=UTC).timestamp()
+SESSION_CLOCK = pytest.StashKey[StartedClock]()
+PREVIOUS_CLOCK = pytest.StashKey[Clock]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Pin the process clock before collection, so examples computed then are of the same instant."""
+    clock = StartedClock(TEST_START)
+    config.stash[SESSION_CLOCK] = clock
+    config.stash[PREVIOUS_CLOCK] = use_clock(clock)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Give the process its previous clock back."""
+    if PREVIOUS_CLOCK in config.stash:
+        use_clock(config.stash[PREVIOUS_CLOCK])
+
+
+@pytest.fixture(scope="session")
+def session_clock(pytestconfig: pytest.Config) -> StartedClock:
+    """Return the run's clock: TEST_START at configuration, then on at wall-clock speed."""
+    return pytestconfig.stash[SESSION_CLOCK]
 
 
 @pytest.fixture
@@ -49,9 +82,9 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-def sim_stack() -> Iterator[SimStack]:
-    """Serve every installed venue simulator (testnet and mainnet) on loopback, once per test run."""
-    with start_simulators(installed_simulators()) as stack:
+def sim_stack(session_clock: StartedClock) -> Iterator[SimStack]:
+    """Serve every installed venue simulator (testnet and mainnet) on loopback, once per run, on its clock."""
+    with start_simulators(installed_simulators(), clock=session_clock) as stack:
         for instance in stack.instances:
             # Hundreds of calls from one address would drain a venue's credit bucket and make tests
             # flaky; rate limiting is tested on instances built for that purpose.

@@ -6,11 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-import uvicorn
-
 from cerbero_mcp import __version__
-from cerbero_mcp.common.logging import configure_logging
-from cerbero_mcp.settings import ConfigError, Settings, load_settings
+from cerbero_mcp.settings import ConfigError, load_settings
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -37,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.port:
             settings = settings.with_overrides({"PORT": str(args.port)})
         if args.demo:
+            # Imported only when asked: the demo pulls in every venue simulator.
             from cerbero_mcp.demo import run_demo
 
             return run_demo(settings)
@@ -44,28 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"cerbero-mcp: configuration error: {exc}", file=sys.stderr)
         return 2
+    # Imported only to serve, so a configuration error is reported without building the app's imports.
+    from cerbero_mcp.serving import serve
+
     return serve(settings)
-
-
-def serve(settings: Settings) -> int:
-    """Serve `settings` with uvicorn in this process."""
-    from cerbero_mcp.server import build_app
-
-    configure_logging(settings.log_level)
-    app = build_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips="*",
-        server_header=False,
-        lifespan="on",
-    )
-    uvicorn.Server(config).run()
-    return 0
 
 
 if __name__ == "__main__":

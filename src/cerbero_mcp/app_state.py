@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from cerbero_mcp.client_registry import ClientRegistry
 from cerbero_mcp.common.audit import AuditLog
 from cerbero_mcp.metrics import Metrics
 from cerbero_mcp.settings import Settings
 from cerbero_mcp.state_store import StateStore
-
-if TYPE_CHECKING:
-    from cerbero_mcp.tooling import ToolSet, ToolSpec
-    from cerbero_mcp.write_pipeline import WritePipeline
+from cerbero_mcp.tooling import ToolSet, ToolSpec
+from cerbero_mcp.write_pipeline import WritePipeline
 
 
 @dataclass

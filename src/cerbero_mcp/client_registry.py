@@ -1,11 +1,20 @@
-"""Lazy, shared venue clients: one per (venue, environment), built once, closed at shutdown."""
+"""Lazy, shared upstream clients, built once and closed at shutdown.
+
+A trading venue has one client per (venue, environment): the token picks testnet or mainnet. A
+read-only data provider has one *shared* client for both tokens (there is no testnet of FRED): it is
+registered with `shared=True`, its factory takes only the settings, and it is cached under the
+scope `"shared"`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
+from cerbero_mcp.common.errors import NotConfiguredError
 from cerbero_mcp.settings import Environment, Settings
 
 
@@ -25,17 +34,42 @@ class ProbeableClient(Protocol):
         """Raise if the venue cannot be reached."""
 
 
-ClientFactory = Callable[[Settings, Environment], Awaitable[Any]]
+VenueClientFactory = Callable[[Settings, Environment], Awaitable[Any]]
+SharedClientFactory = Callable[[Settings], Awaitable[Any]]
+# What a ToolSet holds: a venue's factory builds per environment, a provider's once for both.
+ClientFactory = VenueClientFactory | SharedClientFactory
+Scope = Environment | Literal["shared"]
+SHARED: Literal["shared"] = "shared"
+
+
+def check_factory(venue: str, factory: ClientFactory, *, shared: bool) -> None:
+    """Raise TypeError unless `factory` takes (settings) when shared, (settings, env) otherwise."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin without a signature: trust the declaration
+        return
+    try:
+        signature.bind(*((None,) if shared else (None, None)))
+    except TypeError:
+        wanted = "(settings)" if shared else "(settings, env)"
+        kind = "a shared (provider)" if shared else "a per-environment (venue)"
+        raise TypeError(f"{venue}: {kind} client factory takes {wanted}, not {signature}") from None
+
+
+@dataclass(frozen=True)
+class _Factory:
+    build: ClientFactory
+    shared: bool
 
 
 class ClientRegistry:
-    """Build a venue client on first use and reuse it; one lock per key so a key builds once."""
+    """Build a client on first use and reuse it; one lock per key so a key builds once."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._factories: dict[str, ClientFactory] = {}
-        self._clients: dict[tuple[str, Environment], Any] = {}
-        self._locks: dict[tuple[str, Environment], asyncio.Lock] = {}
+        self._factories: dict[str, _Factory] = {}
+        self._clients: dict[tuple[str, Scope], Any] = {}
+        self._locks: dict[tuple[str, Scope], asyncio.Lock] = {}
         self._closed = False
 
     @property
@@ -43,17 +77,30 @@ class ClientRegistry:
         """Return the settings clients are built from."""
         return self._settings
 
-    def register(self, venue: str, factory: ClientFactory) -> None:
-        """Declare how to build the client of `venue`."""
-        self._factories[venue] = factory
+    def register(self, venue: str, factory: ClientFactory, *, shared: bool = False) -> None:
+        """Declare how to build the client of `venue`: `factory(settings, env)`, or `factory(settings)` if shared."""
+        check_factory(venue, factory, shared=shared)
+        self._factories[venue] = _Factory(factory, shared)
 
     def has_factory(self, venue: str) -> bool:
         """Return whether `venue` has a client factory."""
         return venue in self._factories
 
+    def is_shared(self, venue: str) -> bool:
+        """Return whether `venue` has one client for both environments."""
+        factory = self._factories.get(venue)
+        return factory is not None and factory.shared
+
     async def get(self, venue: str, env: Environment) -> Any:
-        """Return the client of (venue, env), building it on first use."""
-        key = (venue, env)
+        """Return the client of (venue, env) — the shared one for a provider — building it on first use."""
+        factory = self._factories.get(venue)
+        if factory is None:
+            raise NotConfiguredError(
+                f"no client for {venue!r}: it is not installed in this gateway",
+                details={"venue": venue, "installed": sorted(self._factories)},
+                suggested_fix="install the venue (add it to VENUES) or call one of the installed venues",
+            )
+        key: tuple[str, Scope] = (venue, SHARED if factory.shared else env)
         client = self._clients.get(key)
         if client is not None:
             return client
@@ -63,15 +110,16 @@ class ClientRegistry:
         async with lock:
             client = self._clients.get(key)
             if client is None:
-                factory = self._factories.get(venue)
-                if factory is None:
-                    raise KeyError(f"no client factory registered for venue {venue!r}")
-                client = await factory(self._settings, env)
+                # register() checked the factory's arity against `shared`, so these casts hold.
+                if factory.shared:
+                    client = await cast(SharedClientFactory, factory.build)(self._settings)
+                else:
+                    client = await cast(VenueClientFactory, factory.build)(self._settings, env)
                 self._clients[key] = client
         return client
 
-    def cached(self) -> dict[tuple[str, Environment], Any]:
-        """Return the clients built so far."""
+    def cached(self) -> dict[tuple[str, Scope], Any]:
+        """Return the clients built so far, by (venue, environment or "shared")."""
         return dict(self._clients)
 
     async def aclose(self) -> None:

@@ -54,7 +54,7 @@ def print_banner(tokens: dict[str, str], url: str, venues: list[str], out: TextI
 
 def run_demo(settings: Settings) -> int:
     """Start the simulators and serve the demo until interrupted."""
-    from cerbero_mcp.__main__ import serve
+    from cerbero_mcp.serving import serve
     from cerbero_mcp.simulators.engine.harness import installed_simulators, start_simulators
 
     specs = installed_simulators()

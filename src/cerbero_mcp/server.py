@@ -69,7 +69,7 @@ def build_app(
 ) -> FastAPI:
     """Build the app for `settings` serving `toolsets` (default: every installed venue)."""
     if toolsets is None:
-        from cerbero_mcp.exchanges import installed_toolsets
+        from cerbero_mcp.exchanges.registry import installed_toolsets
 
         toolsets = installed_toolsets()
     audit_log = audit or AuditLog(
@@ -83,7 +83,8 @@ def build_app(
     registry = ClientRegistry(settings)
     for toolset in toolsets:
         if toolset.client_factory is not None:
-            registry.register(toolset.venue, toolset.client_factory)
+            # A provider has no testnet: one client, built once, serves both tokens.
+            registry.register(toolset.venue, toolset.client_factory, shared=toolset.kind == "provider")
     state = AppState(
         settings=settings,
         registry=registry,
@@ -160,7 +161,11 @@ async def engage_on_start(state: AppState, store: StateStore) -> None:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema is None:
+    from cerbero_mcp.common.clock import utcnow
+
+    # Some request examples follow the clock (Deribit's next quarterly expiry): rebuild once a UTC day.
+    today = utcnow().date()
+    if app.openapi_schema is None or getattr(app.state, "openapi_date", None) != today:
         schema = get_openapi(
             title=app.title,
             version=app.version,
@@ -175,7 +180,19 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 "description": "TESTNET_TOKEN or MAINNET_TOKEN (admin writes: ADMIN_TOKEN).",
             }
         }
+        # The tool routes' body examples were copied from their models when the app was built; the
+        # models' schemas just generated carry today's: copy those over, in order.
+        models = schema["components"].get("schemas", {})
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+                model = models.get(str(content.get("schema", {}).get("$ref", "")).rsplit("/", 1)[-1], {})
+                examples, fresh = content.get("examples", {}), model.get("examples") or []
+                if examples and len(examples) == len(fresh):
+                    for example, value in zip(examples.values(), fresh, strict=True):
+                        example["value"] = value
         app.openapi_schema = schema
+        app.state.openapi_date = today
     return app.openapi_schema
 
 

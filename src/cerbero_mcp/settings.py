@@ -1,21 +1,28 @@
 """One settings tree, read once from the environment and `.env`.
 
-Every variable is a field below; its description is the comment `.env.example` carries
-(`scripts/gen_env_example.py` writes that file from this module, and a test keeps them in step).
-Per-venue credentials come per environment with a shared fallback: `DERIBIT_CLIENT_ID_TESTNET`
-falls back to `DERIBIT_CLIENT_ID`. URLs are per environment: `<VENUE>_URL_TESTNET` / `<VENUE>_URL_LIVE`.
+Every variable is a field; its description is the comment `.env.example` carries
+(`scripts/gen_env_example.py` writes that file from the fields, and a test keeps them in step).
+The platform's own fields are below. Each venue declares its settings in
+`exchanges/<venue>/config.py` (see `cerbero_mcp.venue_settings`) and `Settings` composes them for
+the venues in `cerbero_mcp.exchanges.VENUES`. Per-venue credentials come per environment with a
+shared fallback: `DERIBIT_CLIENT_ID_TESTNET` falls back to `DERIBIT_CLIENT_ID`. URLs are per
+environment: `<VENUE>_URL_TESTNET` / `<VENUE>_URL_LIVE`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import importlib
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, create_model, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cerbero_mcp.exchanges import VENUES
+from cerbero_mcp.venue_settings import VenueSettings
 
 Environment = Literal["testnet", "mainnet"]
 ENVIRONMENTS: tuple[Environment, ...] = ("testnet", "mainnet")
@@ -28,70 +35,9 @@ class ConfigError(Exception):
     """A setting is missing or wrong; the message names the variable and what to fix."""
 
 
-@dataclass(frozen=True)
-class VenueDef:
-    """What settings a venue has: its default URLs and the names of its credentials."""
+class UnknownSettingError(LookupError):
+    """Code asked for a venue or venue setting that no declaration names (a bug, not a bad .env)."""
 
-    name: str
-    url_testnet: str
-    url_live: str
-    credentials: tuple[str, ...]
-    # Credentials a private call cannot do without (the others are optional extras).
-    required: tuple[str, ...]
-
-
-VENUE_DEFS: dict[str, VenueDef] = {
-    "deribit": VenueDef(
-        "deribit",
-        "https://test.deribit.com/api/v2",
-        "https://www.deribit.com/api/v2",
-        ("client_id", "client_secret"),
-        ("client_id", "client_secret"),
-    ),
-    "bybit": VenueDef(
-        "bybit",
-        "https://api-testnet.bybit.com",
-        "https://api.bybit.com",
-        ("api_key", "api_secret"),
-        ("api_key", "api_secret"),
-    ),
-    "hyperliquid": VenueDef(
-        "hyperliquid",
-        "https://api.hyperliquid-testnet.xyz",
-        "https://api.hyperliquid.xyz",
-        ("private_key", "account_address"),
-        ("private_key",),
-    ),
-    "alpaca": VenueDef(
-        "alpaca",
-        "https://paper-api.alpaca.markets",
-        "https://api.alpaca.markets",
-        ("api_key", "api_secret"),
-        ("api_key", "api_secret"),
-    ),
-    "ibkr": VenueDef(
-        "ibkr",
-        "https://api.ibkr.com/v1/api",
-        "https://api.ibkr.com/v1/api",
-        (
-            "consumer_key",
-            "access_token",
-            "access_token_secret",
-            "signature_key_path",
-            "encryption_key_path",
-            "dh_prime",
-            "account_id",
-        ),
-        (
-            "consumer_key",
-            "access_token",
-            "access_token_secret",
-            "signature_key_path",
-            "encryption_key_path",
-            "dh_prime",
-        ),
-    ),
-}
 
 _ENV_SUFFIX: dict[Environment, str] = {"testnet": "testnet", "mainnet": "live"}
 
@@ -100,8 +46,8 @@ def _secret(description: str) -> Any:
     return Field(default=None, description=description)
 
 
-class Settings(BaseSettings):
-    """Every setting of the server; field names are the lower-cased environment variables."""
+class PlatformSettings(BaseSettings):
+    """The platform's settings and the venue accessors; `compose_settings` adds the venues' fields."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -110,6 +56,8 @@ class Settings(BaseSettings):
         case_sensitive=False,
         validate_default=True,
     )
+    # The declarations whose fields this class has, by venue name (set by compose_settings).
+    venue_declarations: ClassVar[Mapping[str, VenueSettings]] = MappingProxyType({})
 
     # --- server -----------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Interface to bind (0.0.0.0 in Docker).")
@@ -185,98 +133,6 @@ class Settings(BaseSettings):
     upstream_read_timeout_s: float = Field(10.0, gt=0, le=120, description="Seconds to wait for a venue's answer.")
     upstream_pool_size: int = Field(100, ge=1, le=10000, description="Connections per (venue, environment) pool.")
 
-    # --- deribit ----------------------------------------------------------------------------
-    deribit_url_testnet: str = Field(VENUE_DEFS["deribit"].url_testnet, description="Deribit testnet API base.")
-    deribit_url_live: str = Field(VENUE_DEFS["deribit"].url_live, description="Deribit live API base.")
-    deribit_client_id: SecretStr | None = _secret("Deribit API client id (both environments).")
-    deribit_client_id_testnet: SecretStr | None = _secret("Deribit testnet client id (overrides the shared one).")
-    deribit_client_id_live: SecretStr | None = _secret("Deribit live client id (overrides the shared one).")
-    deribit_client_secret: SecretStr | None = _secret("Deribit API client secret (both environments).")
-    deribit_client_secret_testnet: SecretStr | None = _secret("Deribit testnet client secret.")
-    deribit_client_secret_live: SecretStr | None = _secret("Deribit live client secret.")
-    deribit_max_leverage: Decimal | None = Field(
-        None, gt=0, description="Refuse Deribit orders whose resulting notional/equity exceeds this."
-    )
-
-    # --- bybit ------------------------------------------------------------------------------
-    bybit_url_testnet: str = Field(VENUE_DEFS["bybit"].url_testnet, description="Bybit testnet API base.")
-    bybit_url_live: str = Field(VENUE_DEFS["bybit"].url_live, description="Bybit live API base.")
-    bybit_api_key: SecretStr | None = _secret("Bybit API key (both environments).")
-    bybit_api_key_testnet: SecretStr | None = _secret("Bybit testnet API key.")
-    bybit_api_key_live: SecretStr | None = _secret("Bybit live API key.")
-    bybit_api_secret: SecretStr | None = _secret("Bybit API secret (both environments).")
-    bybit_api_secret_testnet: SecretStr | None = _secret("Bybit testnet API secret.")
-    bybit_api_secret_live: SecretStr | None = _secret("Bybit live API secret.")
-    bybit_max_leverage: Decimal | None = Field(None, gt=0, description="Leverage cap for Bybit orders.")
-
-    # --- hyperliquid ------------------------------------------------------------------------
-    hyperliquid_url_testnet: str = Field(
-        VENUE_DEFS["hyperliquid"].url_testnet, description="Hyperliquid testnet API base."
-    )
-    hyperliquid_url_live: str = Field(VENUE_DEFS["hyperliquid"].url_live, description="Hyperliquid live API base.")
-    hyperliquid_private_key: SecretStr | None = _secret("Hyperliquid signer private key, 0x-hex (both environments).")
-    hyperliquid_private_key_testnet: SecretStr | None = _secret("Hyperliquid testnet signer private key.")
-    hyperliquid_private_key_live: SecretStr | None = _secret("Hyperliquid live signer private key.")
-    hyperliquid_account_address: SecretStr | None = _secret(
-        "Hyperliquid account address when the signer is an API wallet (both environments)."
-    )
-    hyperliquid_account_address_testnet: SecretStr | None = _secret("Hyperliquid testnet account address.")
-    hyperliquid_account_address_live: SecretStr | None = _secret("Hyperliquid live account address.")
-    hyperliquid_max_leverage: Decimal | None = Field(None, gt=0, description="Leverage cap for Hyperliquid orders.")
-
-    # --- alpaca -----------------------------------------------------------------------------
-    alpaca_url_testnet: str = Field(VENUE_DEFS["alpaca"].url_testnet, description="Alpaca paper trading API base.")
-    alpaca_url_live: str = Field(VENUE_DEFS["alpaca"].url_live, description="Alpaca live trading API base.")
-    alpaca_data_url_testnet: str = Field(
-        "https://data.alpaca.markets", description="Alpaca market-data API base used with the testnet token."
-    )
-    alpaca_data_url_live: str = Field(
-        "https://data.alpaca.markets", description="Alpaca market-data API base used with the mainnet token."
-    )
-    alpaca_api_key: SecretStr | None = _secret("Alpaca API key id (both environments).")
-    alpaca_api_key_testnet: SecretStr | None = _secret("Alpaca paper API key id.")
-    alpaca_api_key_live: SecretStr | None = _secret("Alpaca live API key id.")
-    alpaca_api_secret: SecretStr | None = _secret("Alpaca API secret key (both environments).")
-    alpaca_api_secret_testnet: SecretStr | None = _secret("Alpaca paper API secret key.")
-    alpaca_api_secret_live: SecretStr | None = _secret("Alpaca live API secret key.")
-    alpaca_max_leverage: Decimal | None = Field(None, gt=0, description="Leverage cap for Alpaca orders.")
-
-    # --- ibkr -------------------------------------------------------------------------------
-    ibkr_url_testnet: str = Field(VENUE_DEFS["ibkr"].url_testnet, description="IBKR Client Portal API base (paper).")
-    ibkr_url_live: str = Field(VENUE_DEFS["ibkr"].url_live, description="IBKR Client Portal API base (live).")
-    ibkr_consumer_key: SecretStr | None = _secret("IBKR OAuth consumer key, 9 characters (both environments).")
-    ibkr_consumer_key_testnet: SecretStr | None = _secret("IBKR paper consumer key.")
-    ibkr_consumer_key_live: SecretStr | None = _secret("IBKR live consumer key.")
-    ibkr_access_token: SecretStr | None = _secret("IBKR OAuth access token (both environments).")
-    ibkr_access_token_testnet: SecretStr | None = _secret("IBKR paper access token.")
-    ibkr_access_token_live: SecretStr | None = _secret("IBKR live access token.")
-    ibkr_access_token_secret: SecretStr | None = _secret("IBKR OAuth access token secret, base64 (both environments).")
-    ibkr_access_token_secret_testnet: SecretStr | None = _secret("IBKR paper access token secret.")
-    ibkr_access_token_secret_live: SecretStr | None = _secret("IBKR live access token secret.")
-    ibkr_signature_key_path: SecretStr | None = _secret(
-        "Path of the private RSA signature key PEM (both environments)."
-    )
-    ibkr_signature_key_path_testnet: SecretStr | None = _secret("Path of the paper signature key PEM.")
-    ibkr_signature_key_path_live: SecretStr | None = _secret("Path of the live signature key PEM.")
-    ibkr_encryption_key_path: SecretStr | None = _secret(
-        "Path of the private RSA encryption key PEM (both environments)."
-    )
-    ibkr_encryption_key_path_testnet: SecretStr | None = _secret("Path of the paper encryption key PEM.")
-    ibkr_encryption_key_path_live: SecretStr | None = _secret("Path of the live encryption key PEM.")
-    ibkr_dh_prime: SecretStr | None = _secret("Diffie-Hellman prime in hex (both environments).")
-    ibkr_dh_prime_testnet: SecretStr | None = _secret("Paper Diffie-Hellman prime in hex.")
-    ibkr_dh_prime_live: SecretStr | None = _secret("Live Diffie-Hellman prime in hex.")
-    ibkr_account_id: SecretStr | None = _secret("IBKR account id to trade (default: the first account).")
-    ibkr_account_id_testnet: SecretStr | None = _secret("IBKR paper account id.")
-    ibkr_account_id_live: SecretStr | None = _secret("IBKR live account id.")
-    ibkr_max_leverage: Decimal | None = Field(
-        None, gt=0, description="Leverage cap for IBKR orders (vs net liquidation)."
-    )
-    ibkr_ws_max_subscriptions: int = Field(80, ge=1, le=500, description="Market-data subscriptions per IBKR socket.")
-    ibkr_ws_idle_timeout_s: float = Field(
-        300.0, gt=0, description="Seconds before an unused IBKR market-data subscription is dropped."
-    )
-
     @model_validator(mode="before")
     @classmethod
     def _blank_is_unset(cls, data: Any) -> Any:
@@ -286,31 +142,44 @@ class Settings(BaseSettings):
         return data
 
     @model_validator(mode="after")
-    def _check_audit(self) -> Settings:
+    def _check_audit(self) -> Self:
         if self.audit_log_file is not None and self.audit_hmac_key is None:
             raise ValueError("AUDIT_HMAC_KEY must be set when AUDIT_LOG_FILE is set")
         return self
 
     # --- access -----------------------------------------------------------------------------
     @classmethod
-    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+    def from_mapping(cls, env: Mapping[str, str]) -> Self:
         """Build settings from an environment-style mapping only (no process env, no .env)."""
         return cls.model_validate({key.lower(): value for key, value in env.items()})
 
-    def with_overrides(self, env: Mapping[str, str]) -> Settings:
+    def with_overrides(self, env: Mapping[str, str]) -> Self:
         """Return a copy with environment-style overrides applied (validated)."""
         data = self.model_dump()
         data.update({key.lower(): value for key, value in env.items()})
         return type(self).model_validate(data)
 
+    def venue_declaration(self, venue: str) -> VenueSettings:
+        """Return the settings declaration of `venue`; raise UnknownSettingError if it has none."""
+        try:
+            return self.venue_declarations[venue]
+        except KeyError:
+            declared = ", ".join(self.venue_declarations) or "none"
+            raise UnknownSettingError(
+                f"no settings are declared for venue {venue!r} (declared: {declared}); a venue declares them"
+                f" in cerbero_mcp/exchanges/<venue>/config.py and is listed in cerbero_mcp.exchanges.VENUES"
+            ) from None
+
     def venue_url(self, venue: str, env: Environment) -> str:
         """Return the base URL of `venue` for `env` (`<VENUE>_URL_TESTNET` or `_LIVE`)."""
+        self.venue_declaration(venue)
         return str(getattr(self, f"{venue}_url_{_ENV_SUFFIX[env]}")).rstrip("/")
 
     def venue_credentials(self, venue: str, env: Environment) -> dict[str, str]:
         """Return the credentials of `venue` for `env`, each falling back to its shared value."""
         found: dict[str, str] = {}
-        for name in VENUE_DEFS[venue].credentials:
+        for credential in self.venue_declaration(venue).credentials:
+            name = credential.name
             value = getattr(self, f"{venue}_{name}_{_ENV_SUFFIX[env]}") or getattr(self, f"{venue}_{name}")
             if value is not None and value.get_secret_value().strip():
                 found[name] = value.get_secret_value()
@@ -322,14 +191,25 @@ class Settings(BaseSettings):
         suffix = _ENV_SUFFIX[env].upper()
         return [
             f"{venue.upper()}_{name.upper()}_{suffix} (or {venue.upper()}_{name.upper()})"
-            for name in VENUE_DEFS[venue].required
+            for name in self.venue_declaration(venue).required_credentials
             if name not in have
         ]
 
     def max_leverage(self, venue: str) -> Decimal | None:
-        """Return the leverage cap of `venue`, if one is set."""
-        value = getattr(self, f"{venue}_max_leverage", None)
+        """Return the leverage cap of `venue`, if one is set (None for a venue without settings)."""
+        value = getattr(self, f"{venue}_max_leverage", None) if venue in self.venue_declarations else None
         return value if isinstance(value, Decimal) else None
+
+    def venue_option(self, venue: str, name: str) -> Any:
+        """Return the venue-specific setting `name` of `venue` (an extra of its config.py, e.g. ws_idle_timeout_s)."""
+        declaration = self.venue_declaration(venue)
+        if name not in declaration.extra_names:
+            extras = ", ".join(declaration.extra_names) or "none"
+            raise UnknownSettingError(
+                f"venue {venue!r} declares no setting {name!r} (its extras: {extras});"
+                f" declare it in cerbero_mcp/exchanges/{venue}/config.py"
+            )
+        return getattr(self, f"{venue}_{name}")
 
     def token_environment(self) -> dict[str, Environment]:
         """Return the bearer-token → environment table (only tokens that are set)."""
@@ -367,6 +247,51 @@ class Settings(BaseSettings):
         tokens = [t.get_secret_value() for t in (self.testnet_token, self.mainnet_token, self.admin_token) if t]
         if len(set(tokens)) != len(tokens):
             raise ConfigError("TESTNET_TOKEN, MAINNET_TOKEN and ADMIN_TOKEN must all be different")
+
+
+def compose_settings(declarations: Iterable[VenueSettings]) -> type[PlatformSettings]:
+    """Return a Settings class: the platform fields plus the fields each venue declaration adds."""
+    by_venue: dict[str, VenueSettings] = {}
+    fields: dict[str, Any] = {}
+    for declaration in declarations:
+        if declaration.name in by_venue:
+            raise ValueError(f"venue {declaration.name!r} is declared twice")
+        by_venue[declaration.name] = declaration
+        for name, definition in declaration.fields().items():
+            if name in fields or name in PlatformSettings.model_fields:
+                raise ValueError(f"{name.upper()} of venue {declaration.name!r} is already a setting")
+            fields[name] = definition
+    return create_model(
+        "Settings",
+        __base__=PlatformSettings,
+        __module__=__name__,
+        __doc__="Every setting of the server; field names are the lower-cased environment variables.",
+        __namespace__={"venue_declarations": MappingProxyType(by_venue)},
+        **fields,
+    )
+
+
+def installed_declarations(venues: Iterable[str] = VENUES) -> tuple[VenueSettings, ...]:
+    """Return `VENUE_SETTINGS` of `cerbero_mcp.exchanges.<venue>.config` for each venue."""
+    found = []
+    for venue in venues:
+        declaration = getattr(importlib.import_module(f"cerbero_mcp.exchanges.{venue}.config"), "VENUE_SETTINGS", None)
+        if not isinstance(declaration, VenueSettings) or declaration.name != venue:
+            raise TypeError(
+                f"cerbero_mcp.exchanges.{venue}.config must define VENUE_SETTINGS = VenueSettings({venue!r}, ...)"
+            )
+        found.append(declaration)
+    return tuple(found)
+
+
+# mypy cannot follow fields made at run time, so it checks every use of Settings against
+# PlatformSettings: the platform fields are typed attributes, and venue settings are reached only
+# through the typed accessors (venue_url, venue_credentials, missing_credentials, max_leverage,
+# venue_option). At run time Settings is the composed class, one pydantic-settings model.
+if TYPE_CHECKING:
+    Settings = PlatformSettings
+else:
+    Settings = compose_settings(installed_declarations())
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -16,24 +16,47 @@ from __future__ import annotations
 import inspect
 import re
 import typing
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel
 
-from cerbero_mcp.app_state import AppState
 from cerbero_mcp.client_registry import ClientFactory
-from cerbero_mcp.common.errors import InvalidInputError, NotConfiguredError
-from cerbero_mcp.settings import Environment
+from cerbero_mcp.common.clock import utcnow
+from cerbero_mcp.contracts import (
+    VOCABULARY_RISK,
+    BookFunc,
+    LegsFunc,
+    Risk,
+    Services,
+    ToolContext,
+    ToolFunc,
+    ToolKind,
+    ToolRequest,
+    ToolResponse,
+    ToolSpec,
+    Transport,
+    invalid_input,
+    invalid_input_from,
+)
 
-if TYPE_CHECKING:
-    from cerbero_mcp.write_pipeline import ExposureFunc
-
-ToolKind = Literal["read", "write"]
+__all__ = [
+    "ToolContext",
+    "ToolRequest",
+    "ToolResponse",
+    "ToolSet",
+    "ToolSpec",
+    "execute_tool",
+    "invalid_input",
+    "invalid_input_from",
+    "make_router",
+    "utcnow",
+]
+ToolSetKind = Literal["venue", "provider"]
+F = TypeVar("F", bound=ToolFunc)
 TOOL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 BOT_TAG_HEADER_DOC = {
     "name": "X-Bot-Tag",
@@ -44,126 +67,13 @@ BOT_TAG_HEADER_DOC = {
 }
 
 
-class ToolRequest(BaseModel):
-    """Base of every tool's request model: unknown fields are refused, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class ToolResponse(BaseModel):
-    """Base of every tool's response model: says when its data was observed."""
-
-    data_timestamp: datetime = Field(description="When the venue data in this response was observed (UTC).")
-
-
-@dataclass
-class ToolContext:
-    """What a tool function gets besides its request: who calls, which environment, the clients."""
-
-    venue: str
-    tool: str
-    environment: Environment
-    request_id: str
-    bot_tag: str
-    state: AppState
-    transport: Literal["rest", "mcp"] = "rest"
-    response_headers: dict[str, str] = field(default_factory=dict)
-
-    async def client(self) -> Any:
-        """Return this venue's client for the caller's environment."""
-        return await self.state.registry.get(self.venue, self.environment)
-
-    def require_credentials(self) -> dict[str, str]:
-        """Return the venue credentials for this environment or raise NOT_CONFIGURED naming the variables."""
-        settings = self.state.settings
-        missing = settings.missing_credentials(self.venue, self.environment)
-        if missing:
-            raise NotConfiguredError(
-                f"{self.venue} has no credentials for {self.environment}: set {', '.join(missing)}",
-                details={"venue": self.venue, "environment": self.environment, "missing": missing},
-                suggested_fix="add the variables to .env and restart, or call the venue's public tools",
-            )
-        return settings.venue_credentials(self.venue, self.environment)
-
-
-ToolFunc = Callable[[ToolContext, Any], Awaitable[BaseModel]]
-F = TypeVar("F", bound=ToolFunc)
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    """One declared tool: everything the transports need to serve it."""
-
-    venue: str
-    name: str
-    kind: ToolKind
-    func: ToolFunc
-    request_model: type[BaseModel]
-    response_model: type[BaseModel]
-    summary: str
-    description: str
-    target_field: str | None = None
-    exposure: ExposureFunc | None = None
-    reduces_risk: bool = False
-
-    @property
-    def mcp_name(self) -> str:
-        """Return the MCP tool name, `<venue>_<tool>`."""
-        return f"{self.venue}_{self.name}"
-
-    @property
-    def path(self) -> str:
-        """Return the REST path of this tool."""
-        return f"/mcp-{self.venue}/tools/{self.name}"
-
-    def examples(self) -> list[dict[str, Any]]:
-        """Return the request examples declared on the request model."""
-        examples = self.request_model.model_json_schema().get("examples") or []
-        return [dict(example) for example in examples]
-
-    def parse(self, arguments: dict[str, Any] | None) -> BaseModel:
-        """Validate raw arguments into the request model; failures are INVALID_INPUT with locations."""
-        try:
-            return self.request_model.model_validate(arguments or {})
-        except ValidationError as exc:
-            raise invalid_input_from(exc) from exc
-
-    def target(self, request: BaseModel) -> str | None:
-        """Return what a write acts on (for the audit record), from the declared field."""
-        if self.target_field is None:
-            return None
-        value = getattr(request, self.target_field, None)
-        return None if value is None else str(value)
-
-
-def invalid_input(errors: Sequence[Mapping[str, Any]], prefix: tuple[str, ...] = ()) -> InvalidInputError:
-    """Build INVALID_INPUT from pydantic error items, keeping each field location and message."""
-    items = [
-        {
-            "loc": ".".join(str(part) for part in (*prefix, *item.get("loc", ()))),
-            "msg": str(item.get("msg", "invalid")),
-            "type": str(item.get("type", "value_error")),
-        }
-        for item in errors
-    ]
-    first = items[0] if items else {"loc": "body", "msg": "invalid"}
-    summary = f"{first['loc'] or 'body'}: {first['msg']}"
-    if len(items) > 1:
-        summary += f" (and {len(items) - 1} more)"
-    return InvalidInputError(
-        f"invalid input: {summary}",
-        details={"errors": items},
-        suggested_fix="fix the listed fields; the tool's schema is in /apidocs and MCP tools/list",
-    )
-
-
-def invalid_input_from(exc: ValidationError, prefix: tuple[str, ...] = ()) -> InvalidInputError:
-    """Build INVALID_INPUT from a pydantic ValidationError."""
-    return invalid_input(exc.errors(include_url=False, include_input=False), prefix)
-
-
 class ToolSet:
-    """The tools of one venue, declared with `@tools.read(...)` / `@tools.write(...)`."""
+    """The tools of one venue (or read-only data provider), declared with `@tools.read` / `@tools.write`.
+
+    A venue's `book` reads its account for the exposure arithmetic; every `opens` write needs it.
+    A provider (`kind="provider"`) is read-only: declaring a write on it is an error, and its one
+    client serves both tokens.
+    """
 
     def __init__(
         self,
@@ -172,6 +82,8 @@ class ToolSet:
         description: str = "",
         client_factory: ClientFactory | None = None,
         admin_router: APIRouter | None = None,
+        book: BookFunc | None = None,
+        kind: ToolSetKind = "venue",
     ) -> None:
         if not TOOL_NAME.match(venue):
             raise ValueError(f"venue name {venue!r} must be lower-case letters, digits and _")
@@ -179,6 +91,8 @@ class ToolSet:
         self.description = description
         self.client_factory = client_factory
         self.admin_router = admin_router  # venue-specific admin routes (e.g. IBKR key rotation)
+        self.book = book
+        self.kind = kind
         self._specs: dict[str, ToolSpec] = {}
 
     @property
@@ -192,53 +106,62 @@ class ToolSet:
 
     def read(self, name: str) -> Callable[[F], F]:
         """Declare a read-only tool."""
-        return self._declare(name, "read", None)
+
+        def decorator(func: F) -> F:
+            self._add(_build_spec(self.venue, name, "read", func, None))
+            return func
+
+        return decorator
 
     def write(
         self,
         name: str,
         *,
+        risk: Risk | None = None,
+        legs: LegsFunc | None = None,
         target: str | None = None,
-        exposure: ExposureFunc | None = None,
-        reduces_risk: bool = False,
     ) -> Callable[[F], F]:
-        """Declare a tool that changes state at the venue.
+        """Declare a tool that changes state at the venue, and what it does to risk.
 
-        `target` names the request field it acts on (for the audit record); `exposure` tells the
-        limits and the leverage cap what the order would do; `reduces_risk` lets it through an
-        engaged kill switch (cancels and closes).
+        `risk` is `opens` (places or enlarges exposure: give `legs`, every order it could place),
+        `reduces` (cancels, closes) or `neutral`. The vocabulary's cancels and closes are `reduces`
+        by definition and need no `risk`. `target` names the request field it acts on (audit).
+        Anything missing or contradictory raises at import, so a forgotten declaration cannot
+        become a hole in the gates.
         """
-        return self._declare(name, "write", target, exposure, reduces_risk)
+        qualified = f"{self.venue}.{name}"
+        if self.kind == "provider":
+            raise TypeError(f"{qualified}: a data provider is read-only; it cannot declare write tools")
+        implied = VOCABULARY_RISK.get(name)
+        if implied is not None and risk not in (None, implied):
+            raise TypeError(f"{qualified} is {implied} by definition (the common vocabulary), not {risk}")
+        declared: Risk | None = risk or implied
+        if declared is None:
+            raise TypeError(f"{qualified}: declare risk='opens' (with legs), 'reduces' or 'neutral'")
+        if declared == "opens":
+            if legs is None:
+                raise TypeError(f"{qualified} opens risk: declare legs= (every order it could place)")
+            if self.book is None:
+                raise TypeError(f"{qualified} opens risk: ToolSet({self.venue!r}) needs book= to value its legs")
+        elif legs is not None:
+            raise TypeError(f"{qualified} is {declared}: legs apply to 'opens' writes only")
 
-    def _declare(
-        self,
-        name: str,
-        kind: ToolKind,
-        target: str | None,
-        exposure: ExposureFunc | None = None,
-        reduces_risk: bool = False,
-    ) -> Callable[[F], F]:
         def decorator(func: F) -> F:
-            self._specs_add(_build_spec(self.venue, name, kind, func, target, exposure, reduces_risk))
+            spec = _build_spec(self.venue, name, "write", func, target)
+            self._add(
+                ToolSpec(**{**spec.__dict__, "risk": declared, "legs": legs, "book": self.book if legs else None})
+            )
             return func
 
         return decorator
 
-    def _specs_add(self, spec: ToolSpec) -> None:
+    def _add(self, spec: ToolSpec) -> None:
         if spec.name in self._specs:
             raise ValueError(f"tool {spec.venue}.{spec.name} is declared twice")
         self._specs[spec.name] = spec
 
 
-def _build_spec(
-    venue: str,
-    name: str,
-    kind: ToolKind,
-    func: ToolFunc,
-    target: str | None,
-    exposure: ExposureFunc | None,
-    reduces_risk: bool,
-) -> ToolSpec:
+def _build_spec(venue: str, name: str, kind: ToolKind, func: ToolFunc, target: str | None) -> ToolSpec:
     if not TOOL_NAME.match(name):
         raise ValueError(f"tool name {name!r} must be lower-case letters, digits and _")
     hints = typing.get_type_hints(func)
@@ -269,8 +192,6 @@ def _build_spec(
         summary=summary,
         description=doc,
         target_field=target,
-        exposure=exposure,
-        reduces_risk=reduces_risk,
     )
 
 
@@ -289,9 +210,9 @@ def data_timestamp_header(model: BaseModel) -> str | None:
     return None
 
 
-def tool_context(request: Request, spec: ToolSpec, transport: Literal["rest", "mcp"]) -> ToolContext:
+def tool_context(request: Request, spec: ToolSpec, transport: Transport) -> ToolContext:
     """Build the context of one call from what the auth middleware put on the request."""
-    state: AppState = request.app.state.cerbero
+    state: Services = request.app.state.cerbero
     return ToolContext(
         venue=spec.venue,
         tool=spec.name,

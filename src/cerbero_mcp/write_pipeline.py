@@ -1,13 +1,15 @@
 """Every write tool, over REST and MCP alike, runs through here, in this order:
 
-    kill switch → idempotency → limits → leverage cap → the venue call → audit
+    kill switch → idempotency → legs and exposure → limits → leverage cap → the venue call → audit
 
-The kill switch refuses everything but risk-reducing writes (cancels, closes, reduce-only orders),
-so it never stops anyone getting flat. Idempotency keys on (env, venue, tool, client_order_id):
-the same id with the same body replays the stored answer (`Idempotent-Replay: true`) without a
-venue call, another body is 409, concurrent duplicates run once and the others wait and replay, and
-a call whose outcome is unknown is stored as such and replayed as such — never re-sent. Limits and
-the leverage cap ask the venue's `exposure` hook what the order would do. Whatever happens, one
+Each write declared its risk (see `contracts`). The kill switch refuses everything but `reduces`
+writes and reduce-only orders, so it never stops anyone getting flat. Idempotency keys on (env,
+venue, tool, client_order_id): the same id with the same body replays the stored answer
+(`Idempotent-Replay: true`) without a venue call, another body is 409, concurrent duplicates run
+once and the others wait and replay, and a call whose outcome is unknown is stored as such and
+replayed as such — never re-sent. For an `opens` write, the venue's `legs` hook lists every order
+the call could place and its `book` hook reads the account; `exposure_of` values them once for
+every venue, and the limits and the leverage cap check every opening leg. Whatever happens, one
 audit record is appended before the response returns.
 """
 
@@ -15,13 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -38,39 +41,17 @@ from cerbero_mcp.common.errors import (
     UpstreamTimeoutError,
     all_error_classes,
 )
+from cerbero_mcp.contracts import Book, Exposure, Leg, PricedLeg, ToolContext, ToolSpec, WriteGate
 from cerbero_mcp.exchanges.validation import plain as plain_decimal
 from cerbero_mcp.limits import OrderLimits
 from cerbero_mcp.state_store import StateStore
 
-if TYPE_CHECKING:
-    from cerbero_mcp.tooling import ToolContext, ToolSpec
-
 log = logging.getLogger("mcp.audit")
 REPLAY_HEADER = "Idempotent-Replay"
 PENDING_POLL_S = 0.02
-
-
-@dataclass(frozen=True)
-class Exposure:
-    """What an order would do, as its venue computes it (notional and equity in one unit)."""
-
-    instrument: str
-    quantity: Decimal
-    order_notional: Decimal  # this order's notional
-    resulting_notional: Decimal  # |account notional| after the order fills
-    equity: Decimal
-    reduce_only: bool
-    unit: str = "USD"
-
-
-ExposureFunc = Callable[["ToolContext", Any], Awaitable[Exposure | None]]
-
-
-class WriteGate(Protocol):
-    """A check a write passes before the venue call; it refuses by raising a CerberoError."""
-
-    async def check(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel, exposure: Exposure | None) -> None:
-        """Raise to refuse the write."""
+# OCO groups multiply the scenarios the leverage cap must consider; past this many, every opening
+# leg is assumed to fill (an upper bound) instead of enumerating them.
+MAX_SCENARIOS = 1024
 
 
 def plain(value: Decimal) -> str:
@@ -78,14 +59,54 @@ def plain(value: Decimal) -> str:
     return plain_decimal(round(value, 8))
 
 
-def is_risk_reducing(spec: ToolSpec, request: BaseModel) -> bool:
-    """Return whether a write can only reduce risk (allowed while the kill switch is engaged)."""
-    return spec.reduces_risk or bool(getattr(request, "reduce_only", False))
-
-
 def is_dry_run(request: BaseModel) -> bool:
     """Return whether the request only asks what would be sent."""
     return bool(getattr(request, "dry_run", False))
+
+
+def signed(leg: Leg) -> Decimal:
+    """Return a leg's quantity with the sign of its side."""
+    return leg.quantity if leg.side == "buy" else -leg.quantity
+
+
+def exposure_of(legs: Sequence[Leg], book: Book) -> Exposure:
+    """Value every leg and the account's worst-case gross notional after the opening legs fill.
+
+    Reduce-only legs never add exposure; legs sharing a `one_of` group are alternatives, of which
+    the one leaving the largest gross notional counts.
+    """
+    priced = tuple(PricedLeg(leg, book.value(leg.instrument, leg.quantity, leg.price)) for leg in legs)
+    base: dict[str, Decimal] = defaultdict(Decimal, book.positions)
+    groups: dict[str, list[Leg]] = defaultdict(list)
+    for leg in legs:
+        if leg.reduce_only:
+            continue
+        if leg.one_of is None:
+            base[leg.instrument] += signed(leg)
+        else:
+            groups[leg.one_of].append(leg)
+
+    def gross(positions: dict[str, Decimal]) -> Decimal:
+        return sum((book.value(name, abs(size), None) for name, size in positions.items() if size), Decimal(0))
+
+    choices = list(groups.values())
+    scenarios = 1
+    for options in choices:
+        scenarios *= len(options)
+    if scenarios > MAX_SCENARIOS:
+        choices = [[leg] for options in choices for leg in options]  # all of them: an upper bound
+    worst = Decimal(0)
+    for picked in itertools.product(*choices):
+        positions = defaultdict(Decimal, base)
+        for leg in picked:
+            positions[leg.instrument] += signed(leg)
+        worst = max(worst, gross(positions))
+    return Exposure(legs=priced, resulting_notional=worst, equity=book.equity, unit=book.unit)
+
+
+def opening_legs(exposure: Exposure | None) -> list[PricedLeg]:
+    """Return the legs that can open or enlarge a position."""
+    return [] if exposure is None else [priced for priced in exposure.legs if not priced.leg.reduce_only]
 
 
 class KillSwitchGate:
@@ -95,9 +116,9 @@ class KillSwitchGate:
         self.store = store
 
     async def check(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel, exposure: Exposure | None) -> None:
-        """Refuse with 423 when engaged, unless the write reduces risk."""
+        """Refuse with 423 when engaged, unless the write reduces risk (declared, or a reduce-only order)."""
         state = self.store.kill_switch(ctx.environment)
-        if state is None or not state.engaged or is_risk_reducing(spec, request):
+        if state is None or not state.engaged or spec.reduces(request):
             return
         raise KillSwitchEngagedError(
             f"the {ctx.environment} kill switch is engaged: {state.reason or 'no reason given'}",
@@ -107,68 +128,75 @@ class KillSwitchGate:
 
 
 class LimitsGate:
-    """Symbol allowlist, per-order quantity and notional caps, and orders per minute per bot."""
+    """Symbol allowlist, per-order quantity and notional caps, and orders per minute per bot, on every leg."""
 
     def __init__(self, limits: OrderLimits, store: StateStore) -> None:
         self.limits = limits
         self.store = store
 
     async def check(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel, exposure: Exposure | None) -> None:
-        """Refuse with 403 and the numbers when an order breaks a limit."""
-        if spec.exposure is None:
+        """Refuse with 403 and the numbers when any opening leg breaks a limit."""
+        legs = opening_legs(exposure)
+        if not legs:
             return
         env, venue = ctx.environment, spec.venue
-        instrument = str(getattr(request, "instrument", "") or (exposure.instrument if exposure else ""))
         allowed = self.limits.allowed_symbols(env, venue)
-        if allowed is not None and instrument not in allowed:
-            raise SymbolNotAllowedError(
-                f"{instrument} is not on the {env} {venue} allowlist",
-                details={"instrument": instrument, "allowed": sorted(allowed)},
-                suggested_fix="trade an allowed instrument or extend SYMBOL_ALLOWLIST",
-            )
-        if is_risk_reducing(spec, request):
-            return
-        quantity = exposure.quantity if exposure else getattr(request, "quantity", None)
         max_qty = self.limits.quantity.decimal(env, venue)
-        if max_qty is not None and quantity is not None and Decimal(quantity) > max_qty:
-            raise OrderQtyLimitError(
-                f"quantity {quantity} is above the {env} {venue} cap of {max_qty}",
-                details={"quantity": str(quantity), "limit": str(max_qty)},
-                suggested_fix="split the order or raise MAX_ORDER_QTY",
-            )
         max_notional = self.limits.notional_usd.decimal(env, venue)
-        if max_notional is not None and exposure is not None and exposure.order_notional > max_notional:
-            raise OrderNotionalLimitError(
-                f"order notional {exposure.order_notional:.2f} {exposure.unit} is above the {env} {venue} cap of "
-                f"{max_notional}",
-                details={"notional": plain(exposure.order_notional), "limit": str(max_notional)},
-                suggested_fix="reduce the quantity or raise MAX_ORDER_NOTIONAL_USD",
-            )
+        for index, priced in enumerate(legs):
+            leg = priced.leg
+            where = {"leg": index, "instrument": leg.instrument} if len(legs) > 1 else {"instrument": leg.instrument}
+            if allowed is not None and leg.instrument not in allowed:
+                raise SymbolNotAllowedError(
+                    f"{leg.instrument} is not on the {env} {venue} allowlist",
+                    details={**where, "allowed": sorted(allowed)},
+                    suggested_fix="trade an allowed instrument or extend SYMBOL_ALLOWLIST",
+                )
+            if max_qty is not None and leg.quantity > max_qty:
+                raise OrderQtyLimitError(
+                    f"quantity {leg.quantity} of {leg.instrument} is above the {env} {venue} cap of {max_qty}",
+                    details={**where, "quantity": str(leg.quantity), "limit": str(max_qty)},
+                    suggested_fix="split the order or raise MAX_ORDER_QTY",
+                )
+            if max_notional is not None and priced.notional > max_notional:
+                unit = exposure.unit if exposure else "USD"
+                raise OrderNotionalLimitError(
+                    f"order notional {priced.notional:.2f} {unit} of {leg.instrument} is above the {env} {venue} "
+                    f"cap of {max_notional}",
+                    details={**where, "notional": plain(priced.notional), "limit": str(max_notional)},
+                    suggested_fix="reduce the quantity or raise MAX_ORDER_NOTIONAL_USD",
+                )
         per_minute = self.limits.per_minute.decimal(env, venue)
         if per_minute is not None and not is_dry_run(request):
             sent = self.store.orders_since(env, venue, ctx.bot_tag, time.time() - 60)
-            if sent >= per_minute:
+            if sent + len(legs) > per_minute:
                 raise OrderRateLimitError(
-                    f"bot {ctx.bot_tag!r} sent {sent} {venue} orders in the last minute; "
-                    f"the {env} limit is {per_minute}",
-                    details={"bot_tag": ctx.bot_tag, "orders_last_minute": sent, "limit": str(per_minute)},
+                    f"bot {ctx.bot_tag!r} sent {sent} {venue} orders in the last minute and this call has "
+                    f"{len(legs)}; the {env} limit is {per_minute}",
+                    details={
+                        "bot_tag": ctx.bot_tag,
+                        "orders_last_minute": sent,
+                        "orders_in_call": len(legs),
+                        "limit": str(per_minute),
+                    },
                     suggested_fix="wait, or raise MAX_ORDERS_PER_MINUTE",
                 )
 
 
 class LeverageCapGate:
-    """Refuse an order whose resulting notional over equity exceeds `<VENUE>_MAX_LEVERAGE`."""
+    """Refuse a write whose worst-case resulting notional over equity exceeds `<VENUE>_MAX_LEVERAGE`."""
 
     async def check(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel, exposure: Exposure | None) -> None:
-        """Compare the venue's exposure with the cap; reduce-only always passes."""
+        """Compare the exposure with the cap; writes with only reduce-only legs always pass."""
         cap = ctx.state.settings.max_leverage(spec.venue)
-        if cap is None or exposure is None or exposure.reduce_only:
+        if cap is None or exposure is None or not opening_legs(exposure):
             return
         details: dict[str, Any] = {
             "cap": str(cap),
             "resulting_notional": plain(exposure.resulting_notional),
             "equity": plain(exposure.equity),
             "unit": exposure.unit,
+            "legs": len(exposure.legs),
         }
         if exposure.equity <= 0:
             raise LeverageCapExceededError(
@@ -179,11 +207,26 @@ class LeverageCapGate:
         if ratio > cap:
             details["ratio"] = str(round(ratio, 4))
             raise LeverageCapExceededError(
-                f"order would take {spec.venue} leverage to {ratio:.2f}x, above the {cap}x cap "
+                f"the write would take {spec.venue} leverage to {ratio:.2f}x, above the {cap}x cap "
                 f"({spec.venue.upper()}_MAX_LEVERAGE)",
                 details=details,
                 suggested_fix="reduce the quantity, or send it reduce_only if it closes a position",
             )
+
+
+async def exposure_for(spec: ToolSpec, ctx: ToolContext, request: BaseModel) -> Exposure | None:
+    """Return the exposure of an `opens` write (None for other writes); the venue's hooks do the I/O."""
+    if spec.risk != "opens":
+        return None
+    if spec.legs is None or spec.book is None:  # the declaration refuses this; fail closed all the same
+        raise TypeError(f"{spec.venue}.{spec.name} opens risk without legs and a book")
+    legs = await spec.legs(ctx, request)
+    if all(leg.reduce_only for leg in legs):
+        # Nothing opens: no account read needed; the gates skip reduce-only legs.
+        return Exposure(
+            legs=tuple(PricedLeg(leg, Decimal(0)) for leg in legs), resulting_notional=Decimal(0), equity=Decimal(0)
+        )
+    return exposure_of(legs, await spec.book(ctx, legs))
 
 
 def request_hash(spec: ToolSpec, request: BaseModel) -> str:
@@ -321,11 +364,12 @@ class WritePipeline:
                     outcome = "replay"
                     return replay
                 claimed = True
-            exposure = await spec.exposure(ctx, request) if spec.exposure is not None else None
+            exposure = await exposure_for(spec, ctx, request)
             for gate in self.gates:
                 await gate.check(spec, ctx, request, exposure)
-            if self.store is not None and spec.exposure is not None and not is_dry_run(request):
-                self.store.record_order(ctx.environment, spec.venue, ctx.bot_tag)
+            if self.store is not None and not is_dry_run(request):
+                for _ in opening_legs(exposure):
+                    self.store.record_order(ctx.environment, spec.venue, ctx.bot_tag)
             stage = "venue"
             result = await spec.func(ctx, request)
             if claimed and key is not None and self.idempotency is not None:

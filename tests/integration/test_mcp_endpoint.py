@@ -179,7 +179,8 @@ async def test_every_tool_is_in_openapi_and_mcp_with_equal_schemas(base_url: str
 
 
 async def test_every_installed_venue_tool_is_in_openapi_and_mcp_with_equal_schemas(settings: Settings) -> None:
-    from cerbero_mcp.exchanges import VENUES, installed_toolsets
+    from cerbero_mcp.exchanges import VENUES
+    from cerbero_mcp.exchanges.registry import installed_toolsets
     from cerbero_mcp.server import build_app
 
     full = build_app(settings)

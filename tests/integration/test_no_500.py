@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cerbero_mcp.exchanges import installed_toolsets
+from cerbero_mcp.exchanges.registry import installed_toolsets
 from support.tokens import auth
 
 JUNK: list[Any] = [

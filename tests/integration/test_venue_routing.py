@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from cerbero_mcp.exchanges import installed_toolsets
+from cerbero_mcp.exchanges.registry import installed_toolsets
 from cerbero_mcp.simulators.engine.harness import SimStack
 from support.tokens import MAINNET, TESTNET, auth
 

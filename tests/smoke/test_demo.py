@@ -1,4 +1,7 @@
-"""`cerbero-mcp --demo` as a user runs it: tokens printed, /health within 5 s, every tool's example answers 2xx."""
+"""`cerbero-mcp --demo` as a user runs it: tokens printed, /health answers, every tool's example answers 2xx.
+
+How fast it starts is measured by scripts/bench/platform_overhead.py, not asserted here (no timing assertions).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,6 @@ class Demo:
 
     url: str
     tokens: dict[str, str]
-    health_after_s: float
     printed: list[str]
 
 
@@ -62,30 +64,29 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
                 raise RuntimeError(f"demo exited early: {printed}")
             printed.append(line.rstrip("\n"))
         url = f"http://127.0.0.1:{port}"
-        health_after = None
-        while time.monotonic() - started < 30:
+        healthy = False
+        while time.monotonic() - started < 60:
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    health_after = time.monotonic() - started
+                    healthy = True
                     break
             except httpx.HTTPError:
                 time.sleep(0.05)
-        assert health_after is not None, "the demo never answered /health"
+        assert healthy, "the demo never answered /health"
         tokens = dict(line.split("=", 1) for line in printed if line.split("=", 1)[0].endswith("_TOKEN"))
-        yield Demo(url, tokens, health_after, printed)
+        yield Demo(url, tokens, printed)
     finally:
         process.terminate()
         process.wait(timeout=15)
 
 
-def test_demo_prints_tokens_banner_and_url_and_is_healthy_within_5_s(demo: Demo) -> None:
+def test_demo_prints_tokens_banner_and_url_and_is_healthy(demo: Demo) -> None:
     names = [line.split("=", 1)[0] for line in demo.printed if "=" in line and line.split("=", 1)[0].endswith("_TOKEN")]
     assert names == ["TESTNET_TOKEN", "MAINNET_TOKEN", "ADMIN_TOKEN"]
     index = next(i for i, line in enumerate(demo.printed) if line.startswith("ADMIN_TOKEN="))
     assert demo.printed[index + 1] == f"{demo.url}/apidocs"
     assert any("SIMULATED MONEY" in line for line in demo.printed)
     assert all(len(token) >= 32 for token in demo.tokens.values())
-    assert demo.health_after_s < 5.0
 
 
 @pytest.mark.parametrize("venue", VENUES)

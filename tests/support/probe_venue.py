@@ -92,7 +92,7 @@ def probe_toolset(urls: Mapping[str, str], keys: Callable[[str], str], read_time
         raw = await client.get_ticker(req.symbol)
         return PriceResponse(price=Decimal(str(raw["price"])), env=raw["env"], data_timestamp=utcnow())
 
-    @tools.write("place", target="symbol")
+    @tools.write("place", risk="neutral", target="symbol")  # routing probe: no exposure to check
     async def place(ctx: ToolContext, req: PriceRequest) -> PlacedResponse:
         """Place a probe order."""
         client: ProbeClient = await ctx.client()

@@ -11,9 +11,9 @@ from pydantic import ConfigDict, Field
 
 from cerbero_mcp.common import errors
 from cerbero_mcp.common.clock import utcnow
+from cerbero_mcp.contracts import Book, Leg
 from cerbero_mcp.settings import Environment, Settings
 from cerbero_mcp.tooling import ToolContext, ToolRequest, ToolResponse, ToolSet
-from cerbero_mcp.write_pipeline import Exposure
 
 
 class ToyClient:
@@ -50,7 +50,20 @@ class ToyClient:
         return f"TOY-{next(self._ids)}"
 
 
-TOOLS = ToolSet("toy", description="Test-only venue.", client_factory=ToyClient.build)
+TOY_EQUITY = Decimal(10_000)
+
+
+async def toy_legs(ctx: ToolContext, req: PlaceOrderRequest) -> list[Leg]:
+    """Return the one leg of a toy order."""
+    return [Leg(req.symbol, req.side, req.qty, req.price, req.reduce_only)]
+
+
+async def toy_book(ctx: ToolContext, legs: list[Leg]) -> Book:
+    """A flat account with 10,000 of equity; a unit is worth its price (100 when none)."""
+    return Book(positions={}, equity=TOY_EQUITY, value=lambda name, size, price: abs(size) * (price or Decimal(100)))
+
+
+TOOLS = ToolSet("toy", description="Test-only venue.", client_factory=ToyClient.build, book=toy_book)
 
 
 class EchoRequest(ToolRequest):
@@ -163,22 +176,6 @@ async def fail(ctx: ToolContext, req: FailRequest) -> WhoAmIResponse:
     return WhoAmIResponse(environment=ctx.environment, data_timestamp=utcnow())
 
 
-TOY_EQUITY = Decimal(10_000)
-
-
-async def toy_exposure(ctx: ToolContext, req: PlaceOrderRequest) -> Exposure:
-    """Value a toy order at its price (100 when none); the account always has 10,000 of equity."""
-    notional = req.qty * (req.price or Decimal(100))
-    return Exposure(
-        instrument=req.symbol,
-        quantity=req.qty,
-        order_notional=notional,
-        resulting_notional=notional,
-        equity=TOY_EQUITY,
-        reduce_only=req.reduce_only,
-    )
-
-
 class CancelRequest(ToolRequest):
     """Cancel a toy order."""
 
@@ -194,7 +191,7 @@ class CancelAck(ToolResponse):
     cancelled: bool
 
 
-@TOOLS.write("cancel_order", target="order_id", reduces_risk=True)
+@TOOLS.write("cancel_order", target="order_id")
 async def cancel_order(ctx: ToolContext, req: CancelRequest) -> CancelAck:
     """Cancel a toy order."""
     client: ToyClient = await ctx.client()
@@ -202,7 +199,7 @@ async def cancel_order(ctx: ToolContext, req: CancelRequest) -> CancelAck:
     return CancelAck(order_id=req.order_id, cancelled=True, data_timestamp=utcnow())
 
 
-@TOOLS.write("place_order", target="symbol", exposure=toy_exposure)
+@TOOLS.write("place_order", risk="opens", legs=toy_legs, target="symbol")
 async def place_order(ctx: ToolContext, req: PlaceOrderRequest) -> OrderAck:
     """Place an order on the toy venue."""
     if req.fail is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,10 @@ def test_defaults_point_at_the_real_venues() -> None:
     assert settings.port == 9000
     assert settings.venue_url("deribit", "testnet") == "https://test.deribit.com/api/v2"
     assert settings.venue_url("deribit", "mainnet") == "https://www.deribit.com/api/v2"
-    assert settings.venue_url("bybit", "mainnet") == "https://api.bybit.com"
+    assert settings.venue_url("ibkr", "mainnet") == "https://api.ibkr.com/v1/api"
+    assert settings.venue_option("ibkr", "ws_max_subscriptions") == 80
+    assert settings.venue_option("ibkr", "ws_idle_timeout_s") == 300.0
+    assert settings.max_leverage("deribit") is None
 
 
 def test_env_specific_credentials_override_the_shared_ones() -> None:
@@ -28,12 +32,37 @@ def test_env_specific_credentials_override_the_shared_ones() -> None:
 
 
 def test_missing_credentials_name_the_variables() -> None:
-    settings = Settings.from_mapping({"BYBIT_API_KEY_TESTNET": "k"})
-    assert settings.missing_credentials("bybit", "testnet") == ["BYBIT_API_SECRET_TESTNET (or BYBIT_API_SECRET)"]
-    assert settings.missing_credentials("bybit", "mainnet") == [
-        "BYBIT_API_KEY_LIVE (or BYBIT_API_KEY)",
-        "BYBIT_API_SECRET_LIVE (or BYBIT_API_SECRET)",
+    settings = Settings.from_mapping({"DERIBIT_CLIENT_ID_TESTNET": "k"})
+    assert settings.missing_credentials("deribit", "testnet") == [
+        "DERIBIT_CLIENT_SECRET_TESTNET (or DERIBIT_CLIENT_SECRET)"
     ]
+    assert settings.missing_credentials("deribit", "mainnet") == [
+        "DERIBIT_CLIENT_ID_LIVE (or DERIBIT_CLIENT_ID)",
+        "DERIBIT_CLIENT_SECRET_LIVE (or DERIBIT_CLIENT_SECRET)",
+    ]
+
+
+def test_optional_credentials_are_returned_but_never_missing() -> None:
+    settings = Settings.from_mapping({"IBKR_ACCOUNT_ID_LIVE": "U123"})
+    assert "IBKR_ACCOUNT_ID_LIVE (or IBKR_ACCOUNT_ID)" not in settings.missing_credentials("ibkr", "mainnet")
+    assert len(settings.missing_credentials("ibkr", "mainnet")) == 6
+    assert settings.venue_credentials("ibkr", "mainnet") == {"account_id": "U123"}
+    assert settings.venue_credentials("ibkr", "testnet") == {}
+
+
+def test_venue_extras_and_leverage_cap_are_read_from_the_environment() -> None:
+    settings = Settings.from_mapping(
+        {"IBKR_WS_MAX_SUBSCRIPTIONS": "12", "IBKR_WS_IDLE_TIMEOUT_S": "7.5", "IBKR_MAX_LEVERAGE": "3"}
+    )
+    assert settings.venue_option("ibkr", "ws_max_subscriptions") == 12
+    assert settings.venue_option("ibkr", "ws_idle_timeout_s") == 7.5
+    assert settings.max_leverage("ibkr") == Decimal(3)
+    assert settings.max_leverage("toy") is None
+
+
+def test_retired_venue_variables_are_not_settings() -> None:
+    for prefix in ("bybit_", "hyperliquid_", "alpaca_"):
+        assert not [name for name in Settings.model_fields if name.startswith(prefix)]
 
 
 def test_url_override_wins_and_trailing_slash_is_dropped() -> None:
@@ -79,6 +108,9 @@ def test_errors_at_start_name_the_variable(tmp_path: Path, monkeypatch: pytest.M
     env_file.write_text("DERIBIT_MAX_LEVERAGE=-2\n")
     with pytest.raises(ConfigError, match=r"^DERIBIT_MAX_LEVERAGE: Input should be greater than 0"):
         load_settings(env_file)
+    env_file.write_text("IBKR_WS_MAX_SUBSCRIPTIONS=501\n")
+    with pytest.raises(ConfigError, match=r"^IBKR_WS_MAX_SUBSCRIPTIONS: Input should be less than or equal to 500"):
+        load_settings(env_file)
 
 
 def test_env_file_and_process_env_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,8 +123,10 @@ def test_env_file_and_process_env_are_read(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_with_overrides_validates() -> None:
-    settings = Settings.from_mapping(TOKENS).with_overrides({"PORT": "9200"})
+    settings = Settings.from_mapping(TOKENS).with_overrides({"PORT": "9200", "IBKR_WS_IDLE_TIMEOUT_S": "60"})
     assert settings.port == 9200
+    assert type(settings) is Settings
+    assert settings.venue_option("ibkr", "ws_idle_timeout_s") == 60.0
     assert settings.testnet_token is not None
     assert settings.testnet_token.get_secret_value() == "t" * 32
 

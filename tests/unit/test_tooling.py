@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from pydantic import ConfigDict
 
 from cerbero_mcp.common.errors import InvalidInputError
+from cerbero_mcp.contracts import Book, Leg
+from cerbero_mcp.exchanges.registry import installed_toolsets
 from cerbero_mcp.tooling import ToolContext, ToolRequest, ToolResponse, ToolSet
 from support import toy
 
@@ -82,7 +85,63 @@ def test_bad_names_and_targets_are_refused() -> None:
     with pytest.raises(ValueError, match="venue name"):
         ToolSet("Bad Venue")
     with pytest.raises(TypeError, match="target 'nope'"):
-        ToolSet("v").write("t", target="nope")(tool)
+        ToolSet("v").write("t", risk="neutral", target="nope")(tool)
+
+
+async def _legs(ctx: ToolContext, req: Any) -> list[Leg]:
+    return []
+
+
+async def _book(ctx: ToolContext, legs: list[Leg]) -> Book:
+    return Book(positions={}, equity=Decimal(1), value=lambda name, size, price: size)
+
+
+def test_a_write_without_a_risk_declaration_fails_at_import() -> None:
+    with pytest.raises(TypeError, match="declare risk="):
+        ToolSet("v").write("place_order")
+
+
+def test_an_opening_write_without_legs_or_a_book_fails_at_import() -> None:
+    with pytest.raises(TypeError, match="declare legs="):
+        ToolSet("v", book=_book).write("place_order", risk="opens")
+    with pytest.raises(TypeError, match="needs book="):
+        ToolSet("v").write("place_order", risk="opens", legs=_legs)
+    with pytest.raises(TypeError, match="legs apply to 'opens' writes only"):
+        ToolSet("v").write("set_leverage", risk="neutral", legs=_legs)
+
+
+@pytest.mark.parametrize("name", ["cancel_order", "cancel_all_orders", "close_position", "close_all_positions"])
+def test_vocabulary_cancels_and_closes_reduce_risk_by_definition(name: str) -> None:
+    async def tool(ctx: ToolContext, req: WithExamples) -> ToolResponse:
+        """Doc."""
+        raise NotImplementedError
+
+    tools = ToolSet("v")
+    tools.write(name)(tool)
+    spec = tools.get(name)
+    assert spec is not None
+    assert spec.risk == "reduces"
+    with pytest.raises(TypeError, match="reduces by definition"):
+        ToolSet("v", book=_book).write(name, risk="opens", legs=_legs)
+
+
+def test_a_provider_declares_no_writes() -> None:
+    with pytest.raises(TypeError, match="read-only"):
+        ToolSet("macro", kind="provider").write("anything", risk="neutral")
+
+
+def test_every_installed_write_declares_its_risk_and_opening_writes_their_legs() -> None:
+    for toolset in installed_toolsets():
+        for spec in toolset.specs:
+            if spec.kind == "read":
+                assert spec.risk is None
+                continue
+            assert spec.risk in ("opens", "reduces", "neutral"), spec.mcp_name
+            if spec.risk == "opens":
+                assert spec.legs is not None, spec.mcp_name
+                assert spec.book is not None, spec.mcp_name
+            if spec.name.startswith(("cancel_", "close_")):
+                assert spec.risk == "reduces", spec.mcp_name
 
 
 def test_parse_turns_validation_errors_into_invalid_input_with_locations() -> None:

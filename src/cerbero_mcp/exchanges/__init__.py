@@ -1,23 +1,10 @@
-"""Venue packages: one folder per venue with the same files (client, schemas, tools, errors, simulator).
+"""Venue packages: one folder per venue with the same files (config, client, schemas, tools, errors, exposure).
 
-A venue is served once its name is in `VENUES`: that one line is the whole registration.
+A venue is served once its name is in `VENUES`: that one line is the whole registration. This module
+stays import-free, so the settings can read `VENUES` without pulling in the tool layer;
+`cerbero_mcp.exchanges.registry.installed_toolsets()` imports the venues' tools.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from cerbero_mcp.tooling import ToolSet
-
 VENUES: tuple[str, ...] = ("deribit", "ibkr")
-
-
-def installed_toolsets() -> list[ToolSet]:
-    """Return the ToolSet (`tools.TOOLS`) of every venue listed in VENUES."""
-    toolsets = []
-    for venue in VENUES:
-        module = importlib.import_module(f"cerbero_mcp.exchanges.{venue}.tools")
-        toolsets.append(module.TOOLS)
-    return toolsets

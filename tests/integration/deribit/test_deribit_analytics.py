@@ -39,7 +39,7 @@ async def test_put_call_ratio_equals_the_open_interest_the_venue_reports(
         rows = raw_summaries(sim_stack, "BTC")
         if [r["open_interest"] for r in before] == [r["open_interest"] for r in rows]:
             break
-    now = datetime.now(UTC)
+    now = datetime.fromtimestamp(sim_stack.clock.now(), UTC)
     live = [(parse_option(r["instrument_name"]), r) for r in rows if r.get("mark_iv")]
     puts = sum(float(r["open_interest"]) for p, r in live if p and p.kind == "put" and p.expiry > now)
     calls = sum(float(r["open_interest"]) for p, r in live if p and p.kind == "call" and p.expiry > now)
@@ -95,7 +95,7 @@ async def test_gamma_flip_matches_an_independent_computation(http: httpx.AsyncCl
         if [r["open_interest"] for r in before] == [r["open_interest"] for r in after]:
             break
     prices = np.array(profile["prices"])
-    ours = independent_gex(after, prices, datetime.now(UTC))
+    ours = independent_gex(after, prices, datetime.fromtimestamp(sim_stack.clock.now(), UTC))
     assert np.sign(ours[0]) == np.sign(profile["total_gex"][0])
     # the venue's prices move between the reads: compare the shape to 0.1 % of its scale
     np.testing.assert_allclose(profile["total_gex"], ours, rtol=0.02, atol=1e-3 * np.abs(ours).max())

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from cerbero_mcp.exchanges.deribit.leverage_cap import position_notional_usd
+from cerbero_mcp.exchanges.deribit.expiries import expiry_code, next_quarterly
+from cerbero_mcp.exchanges.deribit.exposure import position_notional_usd
 from cerbero_mcp.simulators.engine.harness import SimStack
 from support.tokens import MAINNET, auth
 
@@ -64,8 +66,13 @@ async def test_stop_market_order_amends_its_trigger_and_refuses_a_limit_price(ht
     assert (await tool(http, "cancel_order", {"order_id": order["order_id"]})).status_code == 200
 
 
-async def test_combo_trades_exactly_the_requested_legs(http: httpx.AsyncClient) -> None:
-    found = (await tool(http, "find_by_delta", {"currency": "BTC", "target_delta": 0.3, "kind": "call"})).json()
+async def test_combo_trades_exactly_the_requested_legs(http: httpx.AsyncClient, sim_stack: SimStack) -> None:
+    # A quarterly at least two weeks out: both strikes have a book whatever the date of the run.
+    expiry = expiry_code(next_quarterly(datetime.fromtimestamp(sim_stack.clock.now(), UTC).date()))
+    found = (
+        await tool(http, "find_by_delta", {"currency": "BTC", "target_delta": 0.3, "kind": "call", "expiry": expiry})
+    ).json()
+    assert f"-{expiry}-" in found["instrument"], found
     lower = found["instrument"]
     strike = int(found["strike"])
     upper = lower.replace(f"-{strike}-C", f"-{strike + 10000}-C")

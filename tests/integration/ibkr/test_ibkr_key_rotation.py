@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cerbero_mcp.common.audit import AuditQuery
 from cerbero_mcp.simulators.engine.harness import SimStack, start_simulators
 from cerbero_mcp.simulators.ibkr.simulator import SPEC
 from support.stack import Gateway, serve_gateway
@@ -103,9 +104,7 @@ async def test_rotation_confirm_works_without_restart_and_bad_keys_roll_back(
             ]
         )
 
-    actions = [
-        json.loads(line)["action"]
-        for line in (own_gateway.settings.audit_log_file or Path("/nonexistent")).read_text().splitlines()
-    ]
+    # Through the log's own query: it spans the file rotated away if the run crossed midnight.
+    actions = [record["action"] for record in own_gateway.app.state.cerbero.audit.query(AuditQuery(limit=10_000))]
     assert actions.count("admin.ibkr.rotate_keys.confirm") == 2
     assert "admin.ibkr.rotate_keys.abort" in actions

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from cerbero_mcp.simulators.engine.harness import SimStack
+from cerbero_mcp.simulators.ibkr.hours import is_rth, session_close_after
 from support.tokens import auth
 
 
@@ -134,9 +136,12 @@ async def test_get_tick_streams_and_survives_a_dropped_socket(http: httpx.AsyncC
     assert depth["asks"]
 
 
-async def test_clock_reports_exchange_hours_from_the_schedule(http: httpx.AsyncClient) -> None:
+async def test_clock_reports_exchange_hours_from_the_schedule(http: httpx.AsyncClient, sim_stack: SimStack) -> None:
     clock = await ok(http, "get_clock", {"instrument": "AAPL"})
+    now = sim_stack.clock.now()  # the venue's and the gateway's
     assert clock["timezone"] == "America/New_York"
+    assert clock["is_open"] is is_rth(now)
+    assert datetime.fromisoformat(clock["next_close"]).timestamp() == session_close_after(now)
     assert clock["next_open"] is not None
     assert all(
         session["open"].endswith("-05:00") or session["open"].endswith("-04:00") for session in clock["sessions"]

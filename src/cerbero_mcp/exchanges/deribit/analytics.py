@@ -23,15 +23,10 @@ from cerbero_mcp.common.errors import InvalidInputError
 from cerbero_mcp.exchanges import vocabulary as v
 from cerbero_mcp.exchanges.deribit import schemas as s
 from cerbero_mcp.exchanges.deribit.client import to_decimal
-from cerbero_mcp.exchanges.deribit.tools import (
-    TOOLS,
-    client_of,
-    dt_to_ms,
-    fetch_bars,
-    ms_to_dt,
-    to_result,
-    validate_order,
-)
+from cerbero_mcp.exchanges.deribit.exposure import combo_legs
+from cerbero_mcp.exchanges.deribit.mapping import dt_to_ms, ms_to_dt, to_result
+from cerbero_mcp.exchanges.deribit.market import fetch_bars
+from cerbero_mcp.exchanges.deribit.toolset import TOOLS, client_of, validate_order
 from cerbero_mcp.exchanges.validation import check_increment
 from cerbero_mcp.tooling import ToolContext
 
@@ -617,7 +612,7 @@ def _future_ccy(name: str) -> str:
 # --- combos -----------------------------------------------------------------------------------
 
 
-@TOOLS.write("place_combo_order", target="side")
+@TOOLS.write("place_combo_order", risk="opens", legs=combo_legs, target="side")
 async def place_combo_order(ctx: ToolContext, req: s.ComboOrderRequest) -> s.ComboOrderResult:
     """Trade a multi-leg options/futures combo as one instrument (private/create_combo, then buy/sell)."""
     ctx.require_credentials()

@@ -17,8 +17,9 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from cerbero_mcp.common.errors import CerberoError, NotConfiguredError, UpstreamError
+from cerbero_mcp.common.errors import CerberoError, UpstreamError
 from cerbero_mcp.common.http import UpstreamHTTP, dumps_exact, raise_for_transport_status
+from cerbero_mcp.exchanges.base import VenueClient
 from cerbero_mcp.exchanges.deribit.errors import AUTH_EXPIRED, to_error
 from cerbero_mcp.settings import Environment, Settings
 
@@ -29,7 +30,7 @@ REFRESH_MARGIN_S = 60.0
 INSTRUMENT_TTL_S = 300.0
 
 
-class DeribitClient:
+class DeribitClient(VenueClient):
     """One Deribit environment: its transport, its credentials and its access token."""
 
     venue = "deribit"
@@ -42,11 +43,9 @@ class DeribitClient:
         client_secret: str | None,
         missing: list[str] | None = None,
     ) -> None:
-        self.http = http
-        self.environment = environment
+        super().__init__(http, environment, missing=missing or ())
         self._client_id = client_id
         self._client_secret = client_secret
-        self._missing = missing or []
         self._token: str | None = None
         self._refresh_token: str | None = None
         self._expires_at = 0.0
@@ -55,27 +54,11 @@ class DeribitClient:
         self._instruments: dict[str, tuple[float, dict[str, Any]]] = {}
 
     @classmethod
-    async def build(cls, settings: Settings, env: Environment) -> DeribitClient:
-        """Build the client of `env` from settings (the ClientRegistry's factory)."""
+    async def from_settings(cls, http: UpstreamHTTP, settings: Settings, env: Environment) -> DeribitClient:
+        """Make the client with `env`'s OAuth client credentials."""
         credentials = settings.venue_credentials("deribit", env)
-        http = UpstreamHTTP(
-            "deribit",
-            settings.venue_url("deribit", env),
-            connect_timeout_s=settings.upstream_connect_timeout_s,
-            read_timeout_s=settings.upstream_read_timeout_s,
-            pool_size=settings.upstream_pool_size,
-        )
-        return cls(
-            http,
-            env,
-            credentials.get("client_id"),
-            credentials.get("client_secret"),
-            settings.missing_credentials("deribit", env),
-        )
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self.http.aclose()
+        missing = settings.missing_credentials("deribit", env)
+        return cls(http, env, credentials.get("client_id"), credentials.get("client_secret"), missing)
 
     async def probe(self) -> None:
         """Check the venue answers (`public/test`)."""
@@ -143,11 +126,7 @@ class DeribitClient:
             if self._token is not None and time.monotonic() < self._expires_at:
                 return self._token
             if not self._client_id or not self._client_secret:
-                raise NotConfiguredError(
-                    f"deribit has no credentials for {self.environment}: set {', '.join(self._missing)}",
-                    details={"venue": "deribit", "environment": self.environment, "missing": self._missing},
-                    suggested_fix="add the variables to .env and restart, or call the public tools",
-                )
+                raise self.not_configured()
             result = None
             if self._refresh_token is not None:
                 try:

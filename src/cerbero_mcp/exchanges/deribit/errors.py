@@ -1,14 +1,15 @@
-"""Deribit error codes → the common error classes (a table, not an if-chain)."""
+"""Deribit error codes → the common error classes: data for the shared `ErrorTable`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from cerbero_mcp.common import errors
+from cerbero_mcp.exchanges.base import ErrorTable
 
 # Codes from the Deribit v2 clients and legacy docs (see shared/reference/upstreams.md); the table on
 # docs.deribit.com/articles/errors contradicts them and is not used.
-EXACT: dict[int, type[errors.CerberoError]] = {
+EXACT: dict[int | str, type[errors.CerberoError]] = {
     10000: errors.UpstreamAuthError,  # authorization_required
     10004: errors.OrderNotFoundError,  # order_not_found
     10009: errors.InsufficientFundsError,  # not_enough_funds
@@ -35,22 +36,15 @@ BROAD: dict[str, type[errors.CerberoError]] = {
     "already_closed": errors.InvalidOrderError,
     "invalid_arguments": errors.InvalidInputError,
 }
+TABLE = ErrorTable("deribit", exact=EXACT, broad=BROAD)
 AUTH_EXPIRED = 13009
 
 
 def to_error(code: int, message: str, data: Any = None, *, http_status: int | None = None) -> errors.CerberoError:
-    """Return the common error for a Deribit error object."""
-    cls = EXACT.get(code)
-    if cls is None:
-        lowered = message.lower()
-        cls = next((c for fragment, c in BROAD.items() if fragment in lowered), None)
-    if cls is None:
-        cls = errors.UpstreamError if http_status is not None and http_status >= 500 else errors.InvalidOrderError
+    """Return the common error for a Deribit error object (its `data` reason is quoted, not matched)."""
+    details: dict[str, Any] = {"venue_code": code}
     reason = ""
     if isinstance(data, dict):
         reason = str(data.get("reason") or data.get("param") or "")
-    text = f"deribit: {message}" + (f" ({reason})" if reason else "")
-    details: dict[str, Any] = {"venue": "deribit", "venue_code": code}
-    if isinstance(data, dict):
         details["venue_data"] = {k: v for k, v in data.items() if k in ("reason", "param")}
-    return cls(text, details=details)
+    return TABLE.error(message, code=code, status=http_status, note=reason, details=details)

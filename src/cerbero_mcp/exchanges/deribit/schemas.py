@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
+from cerbero_mcp.common.clock import utcnow
+from cerbero_mcp.exchanges.deribit.expiries import expiry_code, next_quarterly
 from cerbero_mcp.exchanges.vocabulary import CLIENT_ORDER_ID_PATTERN, OrderResult, Side, TimeInForce
 from cerbero_mcp.tooling import ToolRequest, ToolResponse
 
@@ -51,6 +55,23 @@ BOOK_DEPTHS = (1, 5, 10, 20, 50, 100, 1000, 10000)
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
+def _dated_examples(make: Callable[[date], list[JsonDict]]) -> ConfigDict:
+    # Called on every schema generation, so the examples follow the clock (a literal expiry goes stale).
+    def extra(schema: JsonDict) -> None:
+        schema["examples"] = list(make(utcnow().date()))
+
+    return ConfigDict(extra="forbid", json_schema_extra=extra)
+
+
+def example_call_spread(today: date) -> list[JsonDict]:
+    """Return the legs of a BTC 100k/120k call spread on the first quarterly at least two weeks after `today`."""
+    code = expiry_code(next_quarterly(today))
+    return [
+        {"instrument": f"BTC-{code}-100000-C", "side": "buy", "quantity": "1"},
+        {"instrument": f"BTC-{code}-120000-C", "side": "sell", "quantity": "1"},
+    ]
 
 
 class CurrencyRequest(ToolRequest):
@@ -366,15 +387,7 @@ class PayoffLeg(BaseModel):
 class SpreadPayoffRequest(ToolRequest):
     """Payoff of a multi-leg position."""
 
-    model_config = _examples(
-        {
-            "legs": [
-                {"instrument": "BTC-25DEC26-100000-C", "side": "buy", "quantity": "1"},
-                {"instrument": "BTC-25DEC26-120000-C", "side": "sell", "quantity": "1"},
-            ],
-            "points": 41,
-        }
-    )
+    model_config = _dated_examples(lambda today: [{"legs": list(example_call_spread(today)), "points": 41}])
     legs: list[PayoffLeg] = Field(min_length=1, max_length=8)
     range_pct: float = Field(40.0, gt=0, le=90)
     points: int = Field(41, ge=5, le=401)
@@ -406,16 +419,8 @@ class ComboLeg(BaseModel):
 class ComboOrderRequest(ToolRequest):
     """A multi-leg combo traded as one instrument."""
 
-    model_config = _examples(
-        {
-            "legs": [
-                {"instrument": "BTC-25DEC26-100000-C", "side": "buy", "quantity": "1"},
-                {"instrument": "BTC-25DEC26-120000-C", "side": "sell", "quantity": "1"},
-            ],
-            "side": "buy",
-            "quantity": "1",
-            "type": "market",
-        }
+    model_config = _dated_examples(
+        lambda today: [{"legs": list(example_call_spread(today)), "side": "buy", "quantity": "1", "type": "market"}]
     )
     legs: list[ComboLeg] = Field(min_length=2, max_length=4)
     side: Side

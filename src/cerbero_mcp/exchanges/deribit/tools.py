@@ -1,82 +1,45 @@
-"""Deribit tools: the common vocabulary (here) and Deribit's own analytics (`analytics.py`)."""
+"""Deribit tools: the common vocabulary (here) and Deribit's own analytics and combos (`analytics`).
+
+The standard tools (environment_info, get_orderbook, get_bars, get_indicators,
+get_orderbook_imbalance) come from `base.register_standard_tools` with this venue's PROFILE;
+`cerbero_mcp.exchanges.registry.installed_toolsets()` imports this module for `TOOLS` (declared in
+`toolset`); the import of `analytics` at its end declares the rest.
+"""
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from cerbero_mcp.common.clock import utcnow
 from cerbero_mcp.common.errors import InvalidInputError
 from cerbero_mcp.exchanges import vocabulary as v
-from cerbero_mcp.exchanges.deribit import leverage_cap
-from cerbero_mcp.exchanges.deribit.client import DeribitClient, to_decimal
-from cerbero_mcp.exchanges.deribit.schemas import (
-    BOOK_DEPTHS,
-    NATIVE_RESOLUTIONS,
-    ORDER_STATE,
-    TIME_IN_FORCE,
-    TIME_IN_FORCE_BACK,
-)
-from cerbero_mcp.exchanges.shared import imbalance_from_book, indicators_from_bars
+from cerbero_mcp.exchanges.base import VenueProfile, default_capabilities, order_legs, register_standard_tools
+from cerbero_mcp.exchanges.deribit import exposure
+from cerbero_mcp.exchanges.deribit.client import to_decimal
+from cerbero_mcp.exchanges.deribit.mapping import ms_to_dt, to_order, to_position, to_result
+from cerbero_mcp.exchanges.deribit.market import fetch_bars, fetch_book
+from cerbero_mcp.exchanges.deribit.schemas import TIME_IN_FORCE
+from cerbero_mcp.exchanges.deribit.toolset import TOOLS, client_of, instrument_meta, validate_order
 from cerbero_mcp.exchanges.validation import check_increment
-from cerbero_mcp.tooling import ToolContext, ToolSet
+from cerbero_mcp.tooling import ToolContext
 
-TOOLS = ToolSet(
-    "deribit",
-    description="Deribit: BTC/ETH perpetuals, dated futures and options (API v2, JSON-RPC).",
-    client_factory=DeribitClient.build,
-)
-CAPABILITIES: dict[str, bool] = {
-    **dict.fromkeys(v.Capability.__args__, True),  # type: ignore[attr-defined]
-    "trailing_stop": False,
-    "combo_orders": True,
-}
+__all__ = ["TOOLS"]
 OPEN_ORDER_CURRENCIES = ("BTC", "ETH", "USDC")
+PROFILE = VenueProfile(
+    title="Deribit",
+    example_instrument="BTC-PERPETUAL",
+    fetch_bars=fetch_bars,
+    fetch_book=fetch_book,
+    capabilities=default_capabilities(trailing_stop=False, combo_orders=True),
+    info={"order_units": "inverse futures: USD (multiples of contract_size); options: base coin"},
+)
+environment_info, get_orderbook, get_bars, get_indicators, get_orderbook_imbalance = register_standard_tools(
+    TOOLS, PROFILE
+)
 
 
-def ms_to_dt(ms: Any) -> datetime:
-    """Return a UTC datetime for epoch milliseconds."""
-    return datetime.fromtimestamp(int(ms) / 1000, UTC)
-
-
-def dt_to_ms(value: datetime) -> int:
-    """Return epoch milliseconds for a datetime."""
-    return int(value.timestamp() * 1000)
-
-
-async def client_of(ctx: ToolContext) -> DeribitClient:
-    """Return the Deribit client of the caller's environment."""
-    client: DeribitClient = await ctx.client()
-    return client
-
-
-async def instrument_meta(ctx: ToolContext, instrument: str) -> dict[str, Any]:
-    """Return Deribit's description of `instrument` (a clear 4xx when it does not exist)."""
-    client = await client_of(ctx)
-    return await client.instrument(instrument)
-
-
-# --- environment and market data --------------------------------------------------------------
-
-
-@TOOLS.read("environment_info")
-async def environment_info(ctx: ToolContext, req: v.EnvironmentInfoRequest) -> v.EnvironmentInfo:
-    """Say which Deribit environment the token picked, its URL, credentials and capabilities."""
-    settings = ctx.state.settings
-    missing = settings.missing_credentials("deribit", ctx.environment)
-    return v.EnvironmentInfo(
-        venue="deribit",
-        environment=ctx.environment,
-        base_url=settings.venue_url("deribit", ctx.environment),
-        credentials_configured=not missing,
-        missing_credentials=missing,
-        capabilities=CAPABILITIES,
-        max_leverage=settings.max_leverage("deribit"),
-        info={"order_units": "inverse futures: USD (multiples of contract_size); options: base coin"},
-        data_timestamp=utcnow(),
-    )
+# --- market data ------------------------------------------------------------------------------
 
 
 @TOOLS.read("get_ticker")
@@ -97,101 +60,8 @@ async def get_ticker(ctx: ToolContext, req: v.InstrumentRequest) -> v.Ticker:
         open_interest=to_decimal(raw.get("open_interest")),
         funding_rate=to_decimal(raw.get("funding_8h")),
         info=raw,
-        data_timestamp=ms_to_dt(raw.get("timestamp", time.time() * 1000)),
+        data_timestamp=ms_to_dt(raw.get("timestamp", utcnow().timestamp() * 1000)),
     )
-
-
-@TOOLS.read("get_orderbook")
-async def get_orderbook(ctx: ToolContext, req: v.OrderBookRequest) -> v.OrderBook:
-    """Return the order book of one instrument, best levels first."""
-    depth = next(d for d in BOOK_DEPTHS if d >= req.depth)
-    raw = await (await client_of(ctx)).public_get_order_book(req.instrument, depth)
-    return v.OrderBook(
-        instrument=raw["instrument_name"],
-        bids=[v.BookLevel(price=to_decimal(p), size=to_decimal(s)) for p, s in raw.get("bids", [])[: req.depth]],
-        asks=[v.BookLevel(price=to_decimal(p), size=to_decimal(s)) for p, s in raw.get("asks", [])[: req.depth]],
-        info={k: raw.get(k) for k in ("change_id", "mark_price", "index_price", "state")},
-        data_timestamp=ms_to_dt(raw.get("timestamp", time.time() * 1000)),
-    )
-
-
-async def fetch_bars(ctx: ToolContext, req: v.BarsRequest) -> v.Bars:
-    """Fetch candles, aggregating from a native resolution when Deribit lacks the one asked."""
-    seconds = v.RESOLUTION_SECONDS[req.resolution]
-    native = max(s for s in NATIVE_RESOLUTIONS if seconds % s == 0)
-    end = req.end or utcnow()
-    start = req.start
-    end_ms = dt_to_ms(end)
-    start_ms = dt_to_ms(start) if start else end_ms - (req.limit + 1) * seconds * 1000
-    raw = await (await client_of(ctx)).public_get_tradingview_chart_data(
-        req.instrument, start_ms, end_ms, NATIVE_RESOLUTIONS[native]
-    )
-    bars: list[v.Bar] = []
-    if raw.get("status") != "no_data":
-        ticks = raw.get("ticks", [])
-        columns = [raw.get(k, []) for k in ("open", "high", "low", "close", "volume")]
-        rows = list(zip(ticks, *columns, strict=True))
-        group = seconds // native
-        if group > 1:
-            rows = _aggregate(rows, seconds * 1000)
-        bars = [
-            v.Bar(
-                ts=ms_to_dt(t),
-                open=to_decimal(o),
-                high=to_decimal(h),
-                low=to_decimal(lo),
-                close=to_decimal(c),
-                volume=to_decimal(vol),
-            )
-            for t, o, h, lo, c, vol in rows
-        ]
-    has_more = len(bars) > req.limit or start is None
-    return v.Bars(
-        instrument=req.instrument,
-        resolution=req.resolution,
-        bars=bars[-req.limit :],
-        has_more=has_more,
-        data_timestamp=utcnow(),
-    )
-
-
-def _aggregate(rows: list[tuple[Any, ...]], bucket_ms: int) -> list[tuple[Any, ...]]:
-    # Exact OHLCV aggregation of native candles into longer ones aligned on the bucket.
-    out: list[list[Any]] = []
-    for t, o, h, lo, c, vol in rows:
-        bucket = int(t) // bucket_ms * bucket_ms
-        if out and out[-1][0] == bucket:
-            last = out[-1]
-            last[2], last[3], last[4] = max(last[2], h), min(last[3], lo), c
-            last[5] += vol
-        else:
-            out.append([bucket, o, h, lo, c, vol])
-    return [tuple(row) for row in out]
-
-
-@TOOLS.read("get_bars")
-async def get_bars(ctx: ToolContext, req: v.BarsRequest) -> v.Bars:
-    """Return OHLCV candles of one instrument, oldest first."""
-    return await fetch_bars(ctx, req)
-
-
-@TOOLS.read("get_indicators")
-async def get_indicators(ctx: ToolContext, req: v.IndicatorsRequest) -> v.Indicators:
-    """Compute technical indicators (the shared INDICATORS registry) on an instrument's candles."""
-    bars = await fetch_bars(
-        ctx, v.BarsRequest(instrument=req.instrument, resolution=req.resolution, limit=req.lookback)
-    )
-    return indicators_from_bars(req, bars)
-
-
-@TOOLS.read("get_orderbook_imbalance")
-async def get_orderbook_imbalance(ctx: ToolContext, req: v.ImbalanceRequest) -> v.Imbalance:
-    """Return volume and depth-weighted imbalance, microprice, spread and depth near mid."""
-    book = await get_orderbook(ctx, v.OrderBookRequest(instrument=req.instrument, depth=max(req.levels, 20)))
-    return imbalance_from_book(req, book)
-
-
-# --- account ----------------------------------------------------------------------------------
 
 
 @TOOLS.read("get_account")
@@ -214,23 +84,6 @@ async def get_account(ctx: ToolContext, req: v.AccountRequest) -> v.Account:
     )
 
 
-def to_position(raw: dict[str, Any]) -> v.Position:
-    """Map a Deribit position to the common model."""
-    size = to_decimal(raw.get("size")) or Decimal(0)
-    side = "flat" if size == 0 else ("long" if size > 0 else "short")
-    return v.Position(
-        instrument=raw["instrument_name"],
-        side=side,
-        size=abs(size),
-        average_price=to_decimal(raw.get("average_price")),
-        mark_price=to_decimal(raw.get("mark_price")),
-        unrealized_pnl=to_decimal(raw.get("floating_profit_loss")),
-        realized_pnl=to_decimal(raw.get("realized_profit_loss")),
-        liquidation_price=to_decimal(raw.get("estimated_liquidation_price")),
-        info=raw,
-    )
-
-
 @TOOLS.read("get_positions")
 async def get_positions(ctx: ToolContext, req: v.PositionsRequest) -> v.Positions:
     """Return open positions, optionally of one currency or instrument."""
@@ -240,53 +93,6 @@ async def get_positions(ctx: ToolContext, req: v.PositionsRequest) -> v.Position
     if req.instrument is not None:
         positions = [p for p in positions if p.instrument == req.instrument]
     return v.Positions(positions=positions, data_timestamp=utcnow())
-
-
-def to_order(raw: dict[str, Any]) -> v.Order:
-    """Map a Deribit order to the common model."""
-    filled = to_decimal(raw.get("filled_amount")) or Decimal(0)
-    state = ORDER_STATE.get(str(raw.get("order_state")), "open")
-    if state == "open" and filled > 0:
-        state = "partially_filled"
-    average = to_decimal(raw.get("average_price"))
-    price = raw.get("price")
-    return v.Order(
-        order_id=str(raw["order_id"]),
-        client_order_id=raw.get("label") or None,
-        instrument=raw["instrument_name"],
-        side=raw["direction"],
-        type=str(raw.get("order_type", "limit")),
-        status=state,
-        price=to_decimal(price) if isinstance(price, int | float | Decimal) else None,
-        stop_price=to_decimal(raw.get("trigger_price")),
-        quantity=to_decimal(raw.get("amount")) or Decimal(0),
-        filled_quantity=filled,
-        average_fill_price=average if average else None,
-        time_in_force=TIME_IN_FORCE_BACK.get(str(raw.get("time_in_force"))),
-        post_only=bool(raw.get("post_only", False)),
-        reduce_only=bool(raw.get("reduce_only", False)),
-        created_at=ms_to_dt(raw["creation_timestamp"]) if raw.get("creation_timestamp") else None,
-        updated_at=ms_to_dt(raw["last_update_timestamp"]) if raw.get("last_update_timestamp") else None,
-        info=raw,
-    )
-
-
-def to_result(raw: dict[str, Any]) -> v.OrderResult:
-    """Map Deribit's `{order, trades}` to the common result."""
-    return v.OrderResult(
-        order=to_order(raw["order"]),
-        fills=[
-            v.Fill(
-                trade_id=str(t.get("trade_id")),
-                price=to_decimal(t.get("price")),
-                quantity=to_decimal(t.get("amount")),
-                fee=to_decimal(t.get("fee")),
-                liquidity={"M": "maker", "T": "taker"}.get(str(t.get("liquidity"))),
-            )
-            for t in raw.get("trades", [])
-        ],
-        data_timestamp=utcnow(),
-    )
 
 
 @TOOLS.read("get_open_orders")
@@ -323,18 +129,7 @@ def order_params(req: v.PlaceOrderRequest) -> dict[str, Any]:
     return {key: value for key, value in params.items() if value is not None}
 
 
-async def validate_order(ctx: ToolContext, req: v.PlaceOrderRequest) -> dict[str, Any]:
-    """Check tick and lot sizes against the instrument before anything is sent; return its metadata."""
-    meta = await instrument_meta(ctx, req.instrument)
-    tick = to_decimal(meta.get("tick_size"))
-    lot = to_decimal(meta.get("min_trade_amount"))
-    check_increment("quantity", req.quantity, lot, minimum=lot)
-    check_increment("price", req.price, tick)
-    check_increment("stop_price", req.stop_price, tick)
-    return meta
-
-
-@TOOLS.write("place_order", target="instrument", exposure=leverage_cap.order_exposure)
+@TOOLS.write("place_order", risk="opens", legs=order_legs, target="instrument")
 async def place_order(ctx: ToolContext, req: v.PlaceOrderRequest) -> v.OrderResult:
     """Place an order: limit, market, stop-limit or stop-market; post-only, reduce-only, time in force."""
     ctx.require_credentials()
@@ -371,7 +166,7 @@ async def place_order(ctx: ToolContext, req: v.PlaceOrderRequest) -> v.OrderResu
     return to_result(raw)
 
 
-@TOOLS.write("amend_order", target="order_id")
+@TOOLS.write("amend_order", risk="opens", legs=exposure.amend_legs, target="order_id")
 async def amend_order(ctx: ToolContext, req: v.AmendOrderRequest) -> v.OrderResult:
     """Change the quantity, price or trigger price of an open order."""
     ctx.require_credentials()
@@ -452,4 +247,5 @@ async def close_position(ctx: ToolContext, req: v.ClosePositionRequest) -> v.Clo
     )
 
 
-from cerbero_mcp.exchanges.deribit import analytics as _analytics  # noqa: E402,F401  registers the analytics tools
+# Last, so /apidocs and MCP list the common vocabulary before Deribit's own tools.
+from cerbero_mcp.exchanges.deribit import analytics  # noqa: E402,F401

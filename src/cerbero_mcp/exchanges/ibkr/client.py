@@ -15,17 +15,13 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
-from cerbero_mcp.common.errors import (
-    CerberoError,
-    InvalidInputError,
-    NotConfiguredError,
-    UpstreamAuthError,
-    UpstreamError,
-)
+from cerbero_mcp.common.errors import CerberoError, InvalidInputError, UpstreamAuthError, UpstreamError
 from cerbero_mcp.common.http import UpstreamHTTP, raise_for_transport_status
+from cerbero_mcp.exchanges.base import VenueClient
 from cerbero_mcp.exchanges.ibkr.errors import refused_question, to_error
 from cerbero_mcp.exchanges.ibkr.key_rotation import rotated_values
 from cerbero_mcp.exchanges.ibkr.oauth import OAuthCredentials, OAuthSigner
@@ -40,10 +36,12 @@ CONID_CACHE_SIZE = 1024
 SNAPSHOT_FIELDS = ("31", "84", "86", "88", "85", "7295", "7296", "55")
 
 
-class IbkrClient:
+class IbkrClient(VenueClient):
     """One IBKR environment: its signer, brokerage session, account, conid cache and stream."""
 
     venue = "ibkr"
+    default_headers: ClassVar[Mapping[str, str]] = {"User-Agent": "cerbero-mcp"}
+    setup_hint = "run scripts/ibkr_oauth_setup.py and fill the printed .env lines"
 
     def __init__(
         self,
@@ -58,11 +56,9 @@ class IbkrClient:
         ws_idle_timeout_s: float = 300.0,
         tickle_interval_s: float = TICKLE_INTERVAL_S,
     ) -> None:
-        self.http = http
-        self.environment = environment
+        super().__init__(http, environment, missing=missing or ())
         self.signer = signer
         self._configured_account = account_id
-        self._missing = missing or []
         self._access_token = access_token
         self._ws_max = ws_max_subscriptions
         self._ws_idle = ws_idle_timeout_s
@@ -78,16 +74,8 @@ class IbkrClient:
         self._stream: IbkrStream | None = None
 
     @classmethod
-    async def build(cls, settings: Settings, env: Environment) -> IbkrClient:
-        """Build the client of `env` from settings (the ClientRegistry's factory)."""
-        http = UpstreamHTTP(
-            "ibkr",
-            settings.venue_url("ibkr", env),
-            connect_timeout_s=settings.upstream_connect_timeout_s,
-            read_timeout_s=settings.upstream_read_timeout_s,
-            pool_size=settings.upstream_pool_size,
-            default_headers={"User-Agent": "cerbero-mcp"},
-        )
+    async def from_settings(cls, http: UpstreamHTTP, settings: Settings, env: Environment) -> IbkrClient:
+        """Make the client with `env`'s OAuth signer (keys as last rotated), account and socket limits."""
         missing = settings.missing_credentials("ibkr", env)
         values = rotated_values(settings, env)
         signer = None
@@ -100,8 +88,8 @@ class IbkrClient:
             account_id=values.get("account_id"),
             missing=missing,
             access_token=values.get("access_token"),
-            ws_max_subscriptions=settings.ibkr_ws_max_subscriptions,
-            ws_idle_timeout_s=settings.ibkr_ws_idle_timeout_s,
+            ws_max_subscriptions=int(settings.venue_option("ibkr", "ws_max_subscriptions")),
+            ws_idle_timeout_s=float(settings.venue_option("ibkr", "ws_idle_timeout_s")),
         )
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -114,7 +102,7 @@ class IbkrClient:
                 await self._tickle_task
         if self._stream is not None:
             await self._stream.aclose()
-        await self.http.aclose()
+        await super().aclose()
 
     async def probe(self) -> None:
         """Readiness: the signed `/tickle` answers."""
@@ -123,11 +111,7 @@ class IbkrClient:
     def require_signer(self) -> OAuthSigner:
         """Return the signer, or raise NOT_CONFIGURED naming the missing settings."""
         if self.signer is None:
-            raise NotConfiguredError(
-                f"ibkr has no credentials for {self.environment}: set {', '.join(self._missing)}",
-                details={"venue": "ibkr", "environment": self.environment, "missing": self._missing},
-                suggested_fix="run scripts/ibkr_oauth_setup.py and fill the printed .env lines",
-            )
+            raise self.not_configured()
         return self.signer
 
     def replace_credentials(self, credentials: OAuthCredentials) -> None:

@@ -28,7 +28,6 @@ import hmac
 import logging
 import secrets
 import string
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from cerbero_mcp.common import clock as process_clock
 from cerbero_mcp.common.errors import NotConfiguredError, UpstreamAuthError, UpstreamError
 from cerbero_mcp.common.http import UpstreamHTTP, UpstreamResponse, raise_for_transport_status
 
@@ -139,8 +139,8 @@ def new_nonce() -> str:
 
 
 def timestamp(now: float | None = None) -> str:
-    """Return the OAuth timestamp: whole epoch seconds (10 digits), now unless `now` is given."""
-    return str(int(time.time() if now is None else now))
+    """Return the OAuth timestamp: whole epoch seconds (10 digits) of `now`, default the process clock's."""
+    return str(int(process_clock.now() if now is None else now))
 
 
 def _twos_complement_bytes(value: int) -> bytes:
@@ -274,7 +274,7 @@ class OAuthSigner:
         credentials: OAuthCredentials,
         http: UpstreamHTTP,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = process_clock.now,
         sign_query_params: bool = False,
         remint_margin_s: float = 600.0,
         user_agent: str = "cerbero-mcp",

@@ -357,32 +357,6 @@ class IbkrInstrumentRequest(v.InstrumentRequest):
     model_config = _examples({"instrument": "AAPL"})
 
 
-class IbkrOrderBookRequest(v.OrderBookRequest):
-    """An instrument and how many levels per side."""
-
-    model_config = _examples({"instrument": "AAPL", "depth": 5})
-
-
-class IbkrBarsRequest(v.BarsRequest):
-    """Candles of one instrument."""
-
-    model_config = _examples({"instrument": "AAPL", "resolution": "1h", "limit": 24})
-
-
-class IbkrIndicatorsRequest(v.IndicatorsRequest):
-    """Indicators on an instrument's candles."""
-
-    model_config = _examples(
-        {"instrument": "AAPL", "resolution": "1h", "indicators": [{"name": "rsi"}, {"name": "macd"}], "points": 3}
-    )
-
-
-class IbkrImbalanceRequest(v.ImbalanceRequest):
-    """Order-book imbalance over the top levels."""
-
-    model_config = _examples({"instrument": "AAPL", "levels": 5})
-
-
 class IbkrAccountRequest(v.AccountRequest):
     """The account (IBKR reports it in the base currency)."""
 

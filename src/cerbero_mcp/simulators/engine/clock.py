@@ -1,39 +1,23 @@
-"""Time for the simulators: the wall clock, or a manual clock that tests set and advance.
+"""Time for the simulators: the process clock, or a manual clock that tests set and advance.
 
 Every time in the engine is epoch seconds as a `float` (UTC). Venue simulators convert to their
 own wire units (milliseconds, nanoseconds, ISO 8601) at the edge; `now_ms()` is a convenience.
+`Clock` and `SystemClock` are the gateway's (`cerbero_mcp.common.clock`), so a simulator and the
+gateway can run on one clock.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from typing import Protocol, runtime_checkable
 
+from cerbero_mcp.common.clock import Clock, SystemClock
 
-@runtime_checkable
-class Clock(Protocol):
-    """Anything that tells the current time in epoch seconds."""
-
-    def now(self) -> float:
-        """Return the current time in epoch seconds (UTC)."""
-        ...
+__all__ = ["Clock", "ManualClock", "PinnedClock", "SystemClock", "now_ms"]
 
 
 def now_ms(clock: Clock) -> int:
     """Return the clock's current time in whole epoch milliseconds."""
     return int(clock.now() * 1000)
-
-
-class SystemClock:
-    """The wall clock."""
-
-    def now(self) -> float:
-        """Return `time.time()`."""
-        return time.time()
-
-    def __repr__(self) -> str:
-        return "SystemClock()"
 
 
 class ManualClock:

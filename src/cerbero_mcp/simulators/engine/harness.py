@@ -4,11 +4,13 @@ A venue's `simulators/<venue>/simulator.py` exposes `SPEC = SimulatorSpec(...)`.
 builds a testnet and a mainnet instance of each (different seeds, different generated
 credentials), wraps each app in a `SimControl` (faults and recorder), serves each with uvicorn on
 an ephemeral 127.0.0.1 port in its own background thread, waits until all accept connections,
-and returns a `SimStack` with the merged settings overrides.
+and returns a `SimStack` with the merged settings overrides. The instances run on the process
+clock (`cerbero_mcp.common.clock.current()`) unless given another, so the gateway in the same
+process and the venues agree on the time (tests pin it; the demo runs on the wall clock).
 
 Why threads in this process rather than one process per simulator: start-up stays in the tens of
 milliseconds (no interpreter per venue), tests read the in-process recorder and account state
-and drive a shared `ManualClock` directly, and nothing needs cleaning up if a test run dies. Each
+and drive a shared clock directly, and nothing needs cleaning up if a test run dies. Each
 server thread runs its own event loop, so the app under test (on pytest's or uvicorn's loop)
 never shares a loop with a venue: a slow or faulted venue cannot stall the gateway's loop, and
 the traffic goes through real sockets exactly as it would to a remote venue.
@@ -33,7 +35,8 @@ from typing import Literal
 import uvicorn
 from starlette.types import ASGIApp
 
-from cerbero_mcp.simulators.engine.clock import Clock, SystemClock
+from cerbero_mcp.common.clock import current
+from cerbero_mcp.simulators.engine.clock import Clock
 from cerbero_mcp.simulators.engine.faults import SimControl, SimulatedDrop
 from cerbero_mcp.simulators.engine.paths import seed_int
 
@@ -212,8 +215,8 @@ def start_simulators(
     host: str = "127.0.0.1",
     startup_timeout: float = 10.0,
 ) -> SimStack:
-    """Start a testnet and a mainnet instance of every spec on loopback and return the running stack."""
-    clock = clock or SystemClock()
+    """Start a testnet and a mainnet instance of every spec on loopback, on `clock` (default: the process clock)."""
+    clock = current() if clock is None else clock
     started: list[SimInstance] = []
     try:
         for spec in specs:

@@ -17,15 +17,42 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from cerbero_mcp.simulators.engine import MarketModel
 
-if TYPE_CHECKING:
-    from cerbero_mcp.simulators.ibkr.market import Contract
+
+class Contract(Protocol):
+    """What the hours need of a contract (market.Contract; a protocol so this module stays below market)."""
+
+    @property
+    def conid(self) -> int:
+        """Return the contract id."""
+        ...
+
+    @property
+    def symbol(self) -> str:
+        """Return the engine symbol."""
+        ...
+
+    @property
+    def ticker(self) -> str:
+        """Return the ticker."""
+        ...
+
+    @property
+    def company(self) -> str:
+        """Return the company name."""
+        ...
+
+    @property
+    def exchange(self) -> str:
+        """Return the listing exchange."""
+        ...
+
 
 NY = ZoneInfo("America/New_York")
 RTH_OPEN, RTH_CLOSE = dtime(9, 30), dtime(16, 0)

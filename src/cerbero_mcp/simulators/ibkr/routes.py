@@ -7,18 +7,58 @@ OAuth check, the brokerage-session rule ("no bridge"), and the priming rules.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.routing import BaseRoute, Route
 
+from cerbero_mcp.simulators.ibkr.desk import OrderDesk
+from cerbero_mcp.simulators.ibkr.market import IbkrMarket
 from cerbero_mcp.simulators.ibkr.oauth import LiveSession
-
-if TYPE_CHECKING:
-    from cerbero_mcp.simulators.ibkr.simulator import IbkrVenue
+from cerbero_mcp.simulators.ibkr.views import AccountViews
 
 Api = Callable[..., Callable[..., Any]]
+
+
+@dataclass
+class Brokerage:
+    """The brokerage (iserver) session: open or not, accounts primed, conids already preflighted."""
+
+    authenticated: bool = False
+    accounts_primed: bool = False
+    preflighted: set[int] = field(default_factory=set)
+
+
+class IbkrVenue(Protocol):
+    """What the routes need of a simulator instance (simulator.IbkrVenue; a protocol to keep the modules acyclic)."""
+
+    market: IbkrMarket
+    desk: OrderDesk
+    views: AccountViews
+    brokerage: Brokerage
+
+    def auth_status(self) -> dict[str, Any]:
+        """Serve /iserver/auth/status."""
+        ...
+
+    def ssodh_init(self, call: Call) -> dict[str, Any]:
+        """Open the brokerage session."""
+        ...
+
+    def tickle(self, call: Call) -> dict[str, Any]:
+        """Keep the session alive."""
+        ...
+
+    def logout(self, call: Call) -> dict[str, Any]:
+        """Close the brokerage session."""
+        ...
+
+    def account(self, call: Call) -> str:
+        """Return the account id a call names."""
+        ...
+
+
 MAX_TRADE_DAYS = 7
 
 

@@ -33,7 +33,6 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -51,7 +50,7 @@ from cerbero_mcp.simulators.ibkr.market import STOCKS, IbkrMarket
 from cerbero_mcp.simulators.ibkr.matching import IbkrEngine
 from cerbero_mcp.simulators.ibkr.oauth import ACCOUNT_IDS, OAuthError, OAuthServer, generate_credentials
 from cerbero_mcp.simulators.ibkr.orders import Rejection
-from cerbero_mcp.simulators.ibkr.routes import ApiError, Call, api_routes
+from cerbero_mcp.simulators.ibkr.routes import ApiError, Brokerage, Call, api_routes
 from cerbero_mcp.simulators.ibkr.views import AccountViews, ms
 from cerbero_mcp.simulators.ibkr.ws import HEARTBEAT_S, SMD_INTERVAL_S, SocketHub
 
@@ -61,15 +60,6 @@ LST_RESETS_BROKERAGE = False
 SERVER_INFO = {"serverName": "CerberoSim", "serverVersion": "Build 10.x sim"}
 CREDENTIAL_SETTINGS = ("consumer_key", "access_token", "access_token_secret", "signature_key_path",
                        "encryption_key_path", "dh_prime", "account_id")  # fmt: skip
-
-
-@dataclass
-class Brokerage:
-    """The brokerage (iserver) session: open or not, accounts primed, conids already preflighted."""
-
-    authenticated: bool = False
-    accounts_primed: bool = False
-    preflighted: set[int] = field(default_factory=set)
 
 
 class IbkrVenue:

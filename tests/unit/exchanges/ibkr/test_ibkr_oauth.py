@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import random
 import re
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from ibind.oauth import oauth1a as ibind
 
+from cerbero_mcp.common import clock
 from cerbero_mcp.common.errors import NotConfiguredError, UpstreamAuthError
 from cerbero_mcp.common.http import UpstreamHTTP
 from cerbero_mcp.exchanges.ibkr.oauth import (
@@ -378,7 +378,7 @@ class FakeIBKR:
             params.get("oauth_consumer_key") != CONSUMER_KEY
             or params.get("oauth_token") != ACCESS_TOKEN
             or params.get("oauth_signature_method") != "RSA-SHA256"
-            or abs(int(params.get("oauth_timestamp", "0")) - time.time()) > 300
+            or abs(int(params.get("oauth_timestamp", "0")) - clock.now()) > 300
             or not params.get("oauth_nonce")
         ):
             return web.json_response({"error": "bad oauth parameters"}, status=401)
@@ -401,7 +401,7 @@ class FakeIBKR:
             {
                 "diffie_hellman_response": format(pow(2, server_random, PRIME), "x"),
                 "live_session_token_signature": lst_signature,
-                "live_session_token_expiration": int(time.time() * 1000) + self.lifetime_ms,
+                "live_session_token_expiration": int(clock.now() * 1000) + self.lifetime_ms,
             }
         )
 
@@ -463,7 +463,7 @@ async def test_mint_gets_a_validated_token_the_server_shares(served: Served, key
     lst = await signer.mint()
     assert served.fake.lst is not None
     assert base64.b64decode(lst.token) == served.fake.lst
-    assert lst.expires_at_ms > time.time() * 1000
+    assert lst.expires_at_ms > clock.now() * 1000
     request = served.fake.mint_requests[-1]
     assert request["body"] == b""
     assert request["user_agent"] == "cerbero-mcp"
@@ -524,7 +524,7 @@ async def test_the_cached_token_is_reused_and_concurrent_callers_share_one_mint(
 
 
 async def test_the_token_is_reminted_inside_the_margin(served: Served, keys: Keys) -> None:
-    now = [time.time()]
+    now = [clock.now()]
     signer = OAuthSigner(credentials_for(keys), served.http, clock=lambda: now[0], remint_margin_s=600)
     first = await signer.live_session_token()
     now[0] = first.expires_at_ms / 1000 - 601

@@ -7,7 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from cerbero_mcp.exchanges.ibkr.tools import clock_from_schedule, field_decimal, ibkr_order, to_order
+from cerbero_mcp.exchanges.ibkr.mapping import to_order
+from cerbero_mcp.exchanges.ibkr.orders import ibkr_order
+from cerbero_mcp.exchanges.ibkr.tools import clock_from_schedule
+from cerbero_mcp.exchanges.ibkr.ws import parse_field_value as field_decimal
 
 
 @pytest.mark.parametrize(

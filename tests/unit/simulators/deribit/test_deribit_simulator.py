@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import math
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,6 +17,7 @@ import pytest
 
 from cerbero_mcp.common import errors
 from cerbero_mcp.common import options as quant
+from cerbero_mcp.common.clock import use_clock
 from cerbero_mcp.common.http import UpstreamHTTP
 from cerbero_mcp.exchanges import vocabulary as v
 from cerbero_mcp.exchanges.deribit import analytics, tools
@@ -693,7 +693,8 @@ async def test_the_deribit_client_over_loopback() -> None:
 
 
 async def test_the_gateway_tools_run_against_the_simulator() -> None:
-    clock = ManualClock(time.time())  # the tools measure expiries from the wall clock
+    clock = ManualClock(T0 + 1_800)  # off the hour: a window that ends on the hour holds one more bar
+    previous = use_clock(clock)  # the tools measure expiries and windows on the process clock
     with start_simulators([SPEC], clock=clock, envs=("testnet",)) as stack:
         creds = stack.credentials("deribit", "testnet")
         client = DeribitClient(
@@ -748,3 +749,4 @@ async def test_the_gateway_tools_run_against_the_simulator() -> None:
             assert len(combo.fills) >= 2
         finally:
             await client.aclose()
+            use_clock(previous)

@@ -1,0 +1,269 @@
+"""The shared contracts of the tool layer: what a tool is, what it gets, and what a write does to risk.
+
+Everything else builds on this module and nothing here imports anything of the app back (only
+settings types, errors and pydantic), so the registry, the write pipeline, the app state and the
+venues meet here without import cycles:
+
+    contracts ◀── tooling (ToolSet, routers) ◀── venues' tools
+        ▲     ◀── write_pipeline (gates)
+        └──── app_state (holds the pipeline, the registry, the tool sets)
+
+A write declares its **risk** (`opens`, `reduces`, `neutral`). An `opens` write also declares how
+its **legs** are computed: every order it could place (brackets, OCO/OTO, combos, batches, and the
+order an amend leaves behind). The limits and the leverage cap see every leg; the kill switch lets
+through exactly the `reduces` writes and reduce-only orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cerbero_mcp.common.errors import InvalidInputError, NotConfiguredError
+from cerbero_mcp.settings import Environment, Settings
+
+ToolKind = Literal["read", "write"]
+Risk = Literal["opens", "reduces", "neutral"]
+Side = Literal["buy", "sell"]
+Transport = Literal["rest", "mcp"]
+# The common vocabulary's cancels and closes reduce risk on every venue: declared once, here.
+VOCABULARY_RISK: Mapping[str, Risk] = {
+    "cancel_order": "reduces",
+    "cancel_all_orders": "reduces",
+    "close_position": "reduces",
+    "close_all_positions": "reduces",
+}
+
+
+class ToolRequest(BaseModel):
+    """Base of every tool's request model: unknown fields are refused, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolResponse(BaseModel):
+    """Base of every tool's response model: says when its data was observed."""
+
+    data_timestamp: datetime = Field(description="When the venue data in this response was observed (UTC).")
+
+
+# --- what a write does to risk -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One order a write could place, as the limits and the leverage cap see it.
+
+    `quantity` is in the venue's native units; `price` is the limit price when there is one (None:
+    the venue's reference price values it). `reduce_only` legs can only shrink a position (bracket
+    exits, reduce-only orders). Legs sharing a `one_of` group are alternatives (OCO): at most one
+    of them fills, so the resulting exposure is the worst single choice, not their sum.
+    """
+
+    instrument: str
+    side: Side
+    quantity: Decimal
+    price: Decimal | None = None
+    reduce_only: bool = False
+    one_of: str | None = None
+
+
+@dataclass(frozen=True)
+class PricedLeg:
+    """A leg with its notional, in the exposure's unit."""
+
+    leg: Leg
+    notional: Decimal
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """What a write would do to the account: each leg's notional, the gross notional after, equity."""
+
+    legs: tuple[PricedLeg, ...]
+    resulting_notional: Decimal  # gross |notional| of the account after the opening legs fill (worst case)
+    equity: Decimal
+    unit: str = "USD"
+
+
+LegsFunc = Callable[["ToolContext", Any], Awaitable[list[Leg]]]
+BookFunc = Callable[["ToolContext", list[Leg]], Awaitable["Book"]]
+ValueFunc = Callable[[str, Decimal, Decimal | None], Decimal]
+
+
+@dataclass(frozen=True)
+class Book:
+    """An account as the exposure arithmetic needs it, read from the venue by its `book` hook.
+
+    `positions` are signed sizes in venue units by instrument; `value(instrument, size, price)`
+    returns the |notional| of `size` units at `price` (None: the venue's reference price), in `unit`.
+    """
+
+    positions: Mapping[str, Decimal]
+    equity: Decimal
+    value: ValueFunc
+    unit: str = "USD"
+
+
+# --- the context of one call ---------------------------------------------------------------------
+
+
+class ClientSource(Protocol):
+    """Where venue clients come from (the app's ClientRegistry)."""
+
+    async def get(self, venue: str, env: Environment) -> Any:
+        """Return the client of (venue, env), building it on first use."""
+        ...
+
+
+class WriteRunner(Protocol):
+    """What runs a write through its gates (the app's WritePipeline)."""
+
+    async def run(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel) -> BaseModel:
+        """Execute one write."""
+        ...
+
+
+class Services(Protocol):
+    """The per-app singletons a tool call reaches (implemented by AppState)."""
+
+    @property
+    def settings(self) -> Settings:
+        """Return the settings."""
+        ...
+
+    @property
+    def registry(self) -> ClientSource:
+        """Return the client registry."""
+        ...
+
+    @property
+    def pipeline(self) -> WriteRunner:
+        """Return the write pipeline."""
+        ...
+
+
+@dataclass
+class ToolContext:
+    """What a tool function gets besides its request: who calls, which environment, the clients."""
+
+    venue: str
+    tool: str
+    environment: Environment
+    request_id: str
+    bot_tag: str
+    state: Services
+    transport: Transport = "rest"
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+    async def client(self) -> Any:
+        """Return this venue's client for the caller's environment."""
+        return await self.state.registry.get(self.venue, self.environment)
+
+    async def venue_client(self, venue: str) -> Any:
+        """Return another venue's client for the caller's environment (cross-venue data)."""
+        return await self.state.registry.get(venue, self.environment)
+
+    def require_credentials(self) -> dict[str, str]:
+        """Return the venue credentials for this environment or raise NOT_CONFIGURED naming the variables."""
+        settings = self.state.settings
+        missing = settings.missing_credentials(self.venue, self.environment)
+        if missing:
+            raise NotConfiguredError(
+                f"{self.venue} has no credentials for {self.environment}: set {', '.join(missing)}",
+                details={"venue": self.venue, "environment": self.environment, "missing": missing},
+                suggested_fix="add the variables to .env and restart, or call the venue's public tools",
+            )
+        return settings.venue_credentials(self.venue, self.environment)
+
+
+ToolFunc = Callable[[ToolContext, Any], Awaitable[BaseModel]]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One declared tool: everything the transports and the write pipeline need to serve it."""
+
+    venue: str
+    name: str
+    kind: ToolKind
+    func: ToolFunc
+    request_model: type[BaseModel]
+    response_model: type[BaseModel]
+    summary: str
+    description: str
+    target_field: str | None = None
+    risk: Risk | None = None  # writes only
+    legs: LegsFunc | None = None  # `opens` writes only
+    book: BookFunc | None = None  # `opens` writes only: the venue's account reader
+
+    @property
+    def mcp_name(self) -> str:
+        """Return the MCP tool name, `<venue>_<tool>`."""
+        return f"{self.venue}_{self.name}"
+
+    @property
+    def path(self) -> str:
+        """Return the REST path of this tool."""
+        return f"/mcp-{self.venue}/tools/{self.name}"
+
+    def examples(self) -> list[dict[str, Any]]:
+        """Return the request examples declared on the request model."""
+        examples = self.request_model.model_json_schema().get("examples") or []
+        return [dict(example) for example in examples]
+
+    def parse(self, arguments: dict[str, Any] | None) -> BaseModel:
+        """Validate raw arguments into the request model; failures are INVALID_INPUT with locations."""
+        try:
+            return self.request_model.model_validate(arguments or {})
+        except ValidationError as exc:
+            raise invalid_input_from(exc) from exc
+
+    def target(self, request: BaseModel) -> str | None:
+        """Return what a write acts on (for the audit record), from the declared field."""
+        if self.target_field is None:
+            return None
+        value = getattr(request, self.target_field, None)
+        return None if value is None else str(value)
+
+    def reduces(self, request: BaseModel) -> bool:
+        """Return whether this call can only reduce risk: a `reduces` write or a reduce-only order."""
+        return self.risk == "reduces" or (self.risk == "opens" and getattr(request, "reduce_only", False) is True)
+
+
+class WriteGate(Protocol):
+    """A check a write passes before the venue call; it refuses by raising a CerberoError."""
+
+    async def check(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel, exposure: Exposure | None) -> None:
+        """Raise to refuse the write."""
+
+
+def invalid_input(errors: Sequence[Mapping[str, Any]], prefix: tuple[str, ...] = ()) -> InvalidInputError:
+    """Build INVALID_INPUT from pydantic error items, keeping each field location and message."""
+    items = [
+        {
+            "loc": ".".join(str(part) for part in (*prefix, *item.get("loc", ()))),
+            "msg": str(item.get("msg", "invalid")),
+            "type": str(item.get("type", "value_error")),
+        }
+        for item in errors
+    ]
+    first = items[0] if items else {"loc": "body", "msg": "invalid"}
+    summary = f"{first['loc'] or 'body'}: {first['msg']}"
+    if len(items) > 1:
+        summary += f" (and {len(items) - 1} more)"
+    return InvalidInputError(
+        f"invalid input: {summary}",
+        details={"errors": items},
+        suggested_fix="fix the listed fields; the tool's schema is in /apidocs and MCP tools/list",
+    )
+
+
+def invalid_input_from(exc: ValidationError, prefix: tuple[str, ...] = ()) -> InvalidInputError:
+    """Build INVALID_INPUT from a pydantic ValidationError."""
+    return invalid_input(exc.errors(include_url=False, include_input=False), prefix)

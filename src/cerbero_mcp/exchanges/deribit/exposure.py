@@ -1,0 +1,81 @@
+"""What a Deribit write does to risk: its legs, and the account they are valued against.
+
+Notional is in USD: inverse futures and perpetuals are sized in USD already; linear instruments and
+options are sized in the base coin and valued at the index. Equity is the currency account's equity
+at the index; positions are that account's (Deribit keeps one margin account per currency).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from cerbero_mcp.common.errors import InvalidInputError
+from cerbero_mcp.contracts import Book, Leg, ToolContext
+from cerbero_mcp.exchanges import vocabulary as v
+from cerbero_mcp.exchanges.base import amended_leg, opposite
+from cerbero_mcp.exchanges.deribit import schemas as s
+from cerbero_mcp.exchanges.deribit.client import DeribitClient, to_decimal
+from cerbero_mcp.exchanges.deribit.mapping import to_order
+
+STABLE = ("USDC", "USDT", "USD")
+
+
+def position_notional_usd(size: Decimal, meta: dict[str, Any], index_price: Decimal) -> Decimal:
+    """Return |size| in USD for an instrument described by `meta`."""
+    # Options are sized in the coin even though Deribit calls them "reversed"; only inverse
+    # futures and perpetuals are sized in USD.
+    if meta.get("kind") != "option" and meta.get("instrument_type") == "reversed":
+        return abs(size)
+    return abs(size) * index_price
+
+
+def _currency(meta: dict[str, Any]) -> str:
+    return str(meta.get("settlement_currency") or meta.get("base_currency"))
+
+
+async def book(ctx: ToolContext, legs: list[Leg]) -> Book:
+    """Read the margin account of the legs' currency: positions, equity and the index, in USD."""
+    client: DeribitClient = await ctx.client()
+    metas = {leg.instrument: await client.instrument(leg.instrument) for leg in legs}
+    currencies = {_currency(meta) for meta in metas.values()}
+    if len(currencies) != 1:
+        raise InvalidInputError(
+            f"the legs settle in several currencies ({', '.join(sorted(currencies))}); send one currency at a time"
+        )
+    currency = currencies.pop()
+    ticker = await client.public_ticker(legs[0].instrument)
+    index_price = to_decimal(ticker.get("index_price")) or to_decimal(ticker.get("mark_price")) or Decimal(0)
+    summary = await client.private_get_account_summary(currency)
+    equity_coin = to_decimal(summary.get("equity")) or Decimal(0)
+    positions: dict[str, Decimal] = {}
+    for row in await client.private_get_positions(currency):
+        size = to_decimal(row.get("size")) or Decimal(0)
+        if size:
+            positions[str(row["instrument_name"])] = size
+            if row["instrument_name"] not in metas:
+                metas[row["instrument_name"]] = await client.instrument(str(row["instrument_name"]))
+
+    def value(instrument: str, size: Decimal, price: Decimal | None) -> Decimal:
+        return position_notional_usd(size, metas[instrument], index_price)
+
+    equity = equity_coin if currency in STABLE else equity_coin * index_price
+    return Book(positions=positions, equity=equity, value=value)
+
+
+async def amend_legs(ctx: ToolContext, req: v.AmendOrderRequest) -> list[Leg]:
+    """Return the order as the amend would leave it (read from private/get_order_state)."""
+    client: DeribitClient = await ctx.client()
+    return [amended_leg(to_order(await client.private_get_order_state(req.order_id)), req)]
+
+
+async def combo_legs(ctx: ToolContext, req: s.ComboOrderRequest) -> list[Leg]:
+    """Return what a combo trades: each leg times the combo quantity, flipped when the combo is sold."""
+    return [
+        Leg(
+            instrument=leg.instrument,
+            side=leg.side if req.side == "buy" else opposite(leg.side),
+            quantity=leg.quantity * req.quantity,
+        )
+        for leg in req.legs
+    ]

@@ -1,0 +1,108 @@
+"""What an IBKR write does to risk: its legs, and the account they are valued against.
+
+Notional is in the account's base currency (USD for the accounts this gateway serves): quantity
+times the limit price, or the last price for market and stop orders. Equity is net liquidation;
+positions are valued at IBKR's market value per unit (multiplier included).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from cerbero_mcp.contracts import Book, Leg, ToolContext
+from cerbero_mcp.exchanges.base import amended_leg, exit_leg
+from cerbero_mcp.exchanges.ibkr import schemas as s
+from cerbero_mcp.exchanges.ibkr.client import IbkrClient
+from cerbero_mcp.exchanges.ibkr.mapping import to_order
+from cerbero_mcp.exchanges.ibkr.ws import parse_field_value as field_decimal
+from cerbero_mcp.exchanges.vocabulary import AmendOrderRequest
+
+OCO_GROUP = "oco"
+
+
+def amount(value: Any) -> Decimal:
+    """Return a portfolio-summary amount (`{"amount": x}` or a bare number) as Decimal."""
+    if isinstance(value, dict):
+        value = value.get("amount")
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+async def reference_price(client: IbkrClient, conid: int) -> Decimal:
+    """Return the last (else mid) price of a conid from a snapshot."""
+    rows = await client.snapshot([conid])
+    row = rows[0] if rows else {}
+    last = field_decimal(row.get("31"))
+    if last is not None:
+        return last
+    bid, ask = field_decimal(row.get("84")), field_decimal(row.get("86"))
+    return (bid + ask) / 2 if bid is not None and ask is not None else Decimal(0)
+
+
+async def book(ctx: ToolContext, legs: list[Leg]) -> Book:
+    """Read positions (keyed like the legs where they match, else `conid:<n>`), marks and net liquidation."""
+    client: IbkrClient = await ctx.client()
+    by_conid: dict[int, str] = {}
+    for leg in legs:
+        by_conid.setdefault(await client.conid(leg.instrument), leg.instrument)
+    positions: dict[str, Decimal] = {}
+    marks: dict[str, Decimal] = {}
+    for row in await client.positions():
+        size = Decimal(str(row.get("position", 0) or 0))
+        if not size:
+            continue
+        conid = int(row.get("conid", 0))
+        name = by_conid.get(conid, f"conid:{conid}")
+        positions[name] = size
+        marks[name] = abs(Decimal(str(row.get("mktValue", 0) or 0)) / size)
+    for conid, name in by_conid.items():
+        if name not in marks:
+            marks[name] = await reference_price(client, conid)
+    equity = amount((await client.portfolio_summary()).get("netliquidation"))
+
+    def value(instrument: str, size: Decimal, price: Decimal | None) -> Decimal:
+        return abs(size) * (price if price is not None else marks[instrument])
+
+    return Book(positions=positions, equity=equity, value=value)
+
+
+async def amend_legs(ctx: ToolContext, req: AmendOrderRequest) -> list[Leg]:
+    """Return the working order as the amend would leave it."""
+    client: IbkrClient = await ctx.client()
+    row = next((r for r in await client.live_orders() if str(r.get("orderId")) == req.order_id), None)
+    if row is None:
+        return []  # nothing to amend: the tool answers ORDER_NOT_FOUND and nothing is sent
+    return [amended_leg(to_order(row), req)]
+
+
+async def bracket_legs(ctx: ToolContext, req: s.BracketRequest) -> list[Leg]:
+    """Return the entry, and the take-profit and stop-loss that can only close it."""
+    return [
+        Leg(instrument=req.instrument, side=req.side, quantity=req.quantity, price=req.entry_price),
+        exit_leg(req.instrument, req.side, req.quantity, req.take_profit_price),
+        exit_leg(req.instrument, req.side, req.quantity, req.stop_loss_price),
+    ]
+
+
+def simple_leg(order: s.SimpleOrder, *, one_of: str | None = None, reduce_only: bool = False) -> Leg:
+    """Return one OCO/OTO order as a leg (a stop valued at its trigger)."""
+    return Leg(
+        instrument=order.instrument,
+        side=order.side,
+        quantity=order.quantity,
+        price=order.price if order.price is not None else order.stop_price,
+        reduce_only=reduce_only,
+        one_of=one_of,
+    )
+
+
+async def oco_legs(ctx: ToolContext, req: s.OcoRequest) -> list[Leg]:
+    """Return the OCO's orders as alternatives: the first to fill cancels the others."""
+    return [simple_leg(order, one_of=OCO_GROUP) for order in req.orders]
+
+
+async def oto_legs(ctx: ToolContext, req: s.OtoRequest) -> list[Leg]:
+    """Return the trigger, and the child: an exit when it closes the trigger's fill, else an order of its own."""
+    trigger, child = req.trigger, req.child
+    exits = child.instrument == trigger.instrument and child.side != trigger.side and child.quantity <= trigger.quantity
+    return [simple_leg(trigger), simple_leg(child, reduce_only=exits)]

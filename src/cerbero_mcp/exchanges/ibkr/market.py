@@ -1,0 +1,74 @@
+"""IBKR's market-data primitives: candles from the history endpoint, books from the streaming socket."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from cerbero_mcp.common.clock import utcnow
+from cerbero_mcp.exchanges import vocabulary as v
+from cerbero_mcp.exchanges.ibkr.schemas import RESOLUTION_BAR
+from cerbero_mcp.exchanges.ibkr.toolset import client_of
+from cerbero_mcp.tooling import ToolContext
+
+
+async def fetch_book(ctx: ToolContext, instrument: str, depth: int) -> v.OrderBook:
+    """Fetch the order book of one instrument from the socket, `depth` levels a side."""
+    client = await client_of(ctx)
+    conid = await client.conid(instrument)
+    stream = await client.stream()
+    rows = await stream.depth(await client.account_id(), conid)
+    return book_from_depth(instrument, rows, depth)
+
+
+def book_from_depth(instrument: str, rows: list[dict[str, Any]], depth: int) -> v.OrderBook:
+    """Turn socket depth rows into a book, best levels first."""
+    bids = sorted(
+        (r for r in rows if str(r.get("side", "")).lower() in ("bid", "buy", "b")),
+        key=lambda r: Decimal(str(r["price"])),
+        reverse=True,
+    )
+    asks = sorted(
+        (r for r in rows if str(r.get("side", "")).lower() in ("ask", "sell", "a")),
+        key=lambda r: Decimal(str(r["price"])),
+    )
+    return v.OrderBook(
+        instrument=instrument,
+        bids=[v.BookLevel(price=Decimal(str(r["price"])), size=Decimal(str(r["size"]))) for r in bids[:depth]],
+        asks=[v.BookLevel(price=Decimal(str(r["price"])), size=Decimal(str(r["size"]))) for r in asks[:depth]],
+        data_timestamp=utcnow(),
+    )
+
+
+async def fetch_bars(ctx: ToolContext, req: v.BarsRequest) -> v.Bars:
+    """Fetch candles from the history endpoint (period sized to the limit)."""
+    client = await client_of(ctx)
+    conid = await client.conid(req.instrument)
+    seconds = v.RESOLUTION_SECONDS[req.resolution]
+    span = seconds * req.limit
+    period = f"{max(1, -(-span // 86400))}d" if span < 86400 * 365 else f"{max(1, span // (86400 * 365))}y"
+    raw = await client.history(conid, period, RESOLUTION_BAR[req.resolution])
+    rows = sorted(raw.get("data", []), key=lambda row: int(row["t"]))
+    bars = [
+        v.Bar(
+            ts=datetime.fromtimestamp(int(r["t"]) / 1000, UTC),
+            open=Decimal(str(r["o"])),
+            high=Decimal(str(r["h"])),
+            low=Decimal(str(r["l"])),
+            close=Decimal(str(r["c"])),
+            volume=Decimal(str(r.get("v", 0))),
+        )
+        for r in rows
+    ]
+    if req.start is not None:
+        bars = [b for b in bars if b.ts >= req.start]
+    if req.end is not None:
+        bars = [b for b in bars if b.ts <= req.end]
+    return v.Bars(
+        instrument=req.instrument,
+        resolution=req.resolution,
+        bars=bars[-req.limit :],
+        has_more=len(bars) > req.limit,
+        data_timestamp=bars[-1].ts if bars else utcnow(),
+    )

@@ -1,0 +1,21 @@
+"""The IBKR ToolSet every IBKR tool module declares on, and the client accessor they share."""
+
+from __future__ import annotations
+
+from cerbero_mcp.exchanges.ibkr import exposure, key_rotation
+from cerbero_mcp.exchanges.ibkr.client import IbkrClient
+from cerbero_mcp.tooling import ToolContext, ToolSet
+
+TOOLS = ToolSet(
+    "ibkr",
+    description="Interactive Brokers: stocks and options through the Client Portal Web API (OAuth 1.0a).",
+    client_factory=IbkrClient.build,
+    admin_router=key_rotation.router,
+    book=exposure.book,
+)
+
+
+async def client_of(ctx: ToolContext) -> IbkrClient:
+    """Return the IBKR client of the caller's environment."""
+    client: IbkrClient = await ctx.client()
+    return client
