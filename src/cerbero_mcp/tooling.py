@@ -24,7 +24,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from cerbero_mcp.client_registry import ClientFactory
+from cerbero_mcp.client_registry import ClientFactory, check_factory
 from cerbero_mcp.common.clock import utcnow
 from cerbero_mcp.contracts import (
     VOCABULARY_RISK,
@@ -87,6 +87,8 @@ class ToolSet:
     ) -> None:
         if not TOOL_NAME.match(venue):
             raise ValueError(f"venue name {venue!r} must be lower-case letters, digits and _")
+        if client_factory is not None:  # a provider's factory takes no environment: fail at import
+            check_factory(venue, client_factory, shared=kind == "provider")
         self.venue = venue
         self.description = description
         self.client_factory = client_factory

@@ -379,15 +379,8 @@ def test_the_toy_provider_declares_a_ttl_on_every_tool() -> None:
     assert all(issubclass(spec.response_model, ProviderResponse) for spec in specs)
 
 
-def test_a_provider_with_a_per_environment_factory_fails_when_the_app_is_built(settings: Settings) -> None:
-    from cerbero_mcp.server import build_app
-    from cerbero_mcp.state_store import SqliteStateStore
+def test_a_provider_with_a_per_environment_factory_fails_at_declaration() -> None:
     from support.toy import ToyClient
 
-    wrong = ToolSet("badprov", kind="provider", client_factory=ToyClient.build)
-    store = SqliteStateStore(settings.state_db)
-    try:
-        with pytest.raises(TypeError, match=r"badprov: a shared \(provider\) client factory takes \(settings\)"):
-            build_app(settings, [wrong], store=store)
-    finally:
-        store.close()
+    with pytest.raises(TypeError, match=r"badprov: a shared \(provider\) client factory takes \(settings\)"):
+        ToolSet("badprov", kind="provider", client_factory=ToyClient.build)

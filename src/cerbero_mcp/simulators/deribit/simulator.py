@@ -224,16 +224,13 @@ class DeribitVenue:
         self.rate_limit = rate_limit
         self.lock = threading.RLock()
         self.methods: dict[str, Handler] = self._methods()
-        self._last = config.clock.now()
 
     def call(
         self, method: str, params: dict[str, Any], *, headers: dict[str, str], client: str, http: tuple[str, str, str]
     ) -> Any:
         """Serve one call at the clock's current instant; raise RpcError for an error answer."""
         with self.lock:
-            now = max(self.config.clock.now(), self._last)
-            self._last = now
-            self.clock.pinned = now
+            now = self.clock.pin()
             try:
                 self.market.ensure_listed(now)
                 self.trading.exchange.advance(now)
@@ -249,7 +246,7 @@ class DeribitVenue:
                     )
                 return handler(Params(params), now)
             finally:
-                self.clock.pinned = None
+                self.clock.release()
 
     # --- the method table ---------------------------------------------------------------------
 

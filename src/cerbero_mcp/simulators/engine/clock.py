@@ -56,7 +56,18 @@ class PinnedClock:
         """Wrap `clock`."""
         self.clock = clock
         self.pinned: float | None = None
+        self._last = clock.now()
 
     def now(self) -> float:
         """Return the pinned instant during a request, else the wrapped clock's time."""
         return self.pinned if self.pinned is not None else self.clock.now()
+
+    def pin(self) -> float:
+        """Hold the clock at the wrapped clock's time (never earlier than the last pin) and return it."""
+        now = max(self.clock.now(), self._last)
+        self._last = self.pinned = now
+        return now
+
+    def release(self) -> None:
+        """Let the clock run again after a request."""
+        self.pinned = None

@@ -84,15 +84,12 @@ class IbkrVenue:
         self.brokerage = Brokerage()
         self.sockets = SocketHub(self, heartbeat_s=heartbeat_s, smd_interval_s=smd_interval_s)
         self.lock = threading.RLock()
-        self._last = config.clock.now()
 
     @contextmanager
     def at(self) -> Iterator[float]:
         """Hold the venue at the clock's current instant, with the engine and linked orders brought up to it."""
         with self.lock:
-            now = max(self.config.clock.now(), self._last)
-            self._last = now
-            self.clock.pinned = now
+            now = self.clock.pin()
             try:
                 self.market.ensure_listed(now)
                 self.engine.advance(now)
@@ -100,7 +97,7 @@ class IbkrVenue:
                 self.desk.ratchet(now)
                 yield now
             finally:
-                self.clock.pinned = None
+                self.clock.release()
 
     # --- controls ---------------------------------------------------------------------------------
 
