@@ -10,12 +10,14 @@ COPY src ./src
 RUN uv sync --frozen --no-dev
 
 # --- runtime: the venv and the code, as uid 1000 -----------------------------------------------
+# DATA_DIR holds the audit log, its generated HMAC key and the state DB: the volume below. Audit is on
+# by default; only AUDIT_LOG_FILE=off turns it off (and the start-up log says so).
 FROM python:3.11-slim AS runtime
 ENV PATH="/app/.venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
     HOST=0.0.0.0 \
     PORT=9000 \
-    AUDIT_LOG_FILE=/app/data/audit.jsonl
+    DATA_DIR=/app/data
 RUN groupadd --gid 1000 cerbero && useradd --uid 1000 --gid 1000 --create-home --shell /usr/sbin/nologin cerbero
 WORKDIR /app
 COPY --from=build --chown=1000:1000 /app /app

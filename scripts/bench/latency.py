@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -58,6 +59,7 @@ def serve_gateway(port: int, upstream: str) -> None:
             "TESTNET_TOKEN": TESTNET,
             "MAINNET_TOKEN": MAINNET,
             "STATE_DB": ":memory:",
+            "DATA_DIR": tempfile.mkdtemp(prefix="cerbero-bench-"),
             "DERIBIT_URL_TESTNET": f"{upstream}/api/v2",
             "DERIBIT_CLIENT_ID_TESTNET": CREDENTIALS["client_id"],
             "DERIBIT_CLIENT_SECRET_TESTNET": CREDENTIALS["client_secret"],

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,14 @@ def serve(kind: str, port: int) -> None:
     """Serve `kind` ("cerbero" or "bare") on `port` (runs in the child process)."""
     app: Any
     if kind == "cerbero":
-        settings = Settings.from_mapping({"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET, "STATE_DB": ":memory:"})
+        settings = Settings.from_mapping(
+            {
+                "TESTNET_TOKEN": TESTNET,
+                "MAINNET_TOKEN": MAINNET,
+                "STATE_DB": ":memory:",
+                "DATA_DIR": tempfile.mkdtemp(prefix="cerbero-bench-"),
+            }
+        )
         app = build_app(settings, [BENCH_TOOLS])
     else:
         app = Starlette(
@@ -85,6 +93,7 @@ async def main() -> None:
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
         "STATE_DB": ":memory:",
+        "DATA_DIR": tempfile.mkdtemp(prefix="cerbero-bench-"),
     }
     cli = start([sys.executable, "-m", "cerbero_mcp"], env)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -15,6 +14,7 @@ from cerbero_mcp.common.audit import AuditQuery
 from cerbero_mcp.common.errors import ForbiddenError, InvalidInputError
 
 MAX_AUDIT_LIMIT = 10_000
+AUDIT_OFF_WARNING = "audit is off (AUDIT_LOG_FILE=off): nothing is being audited"
 
 
 def app_state(request: Request) -> AppState:
@@ -54,21 +54,37 @@ async def audit_admin_action(
     error_code: str | None = None,
     started: float | None = None,
 ) -> None:
-    """Append the audit record of one admin action."""
-    await state.audit.aappend(
-        {
-            "request_id": request.state.request_id,
-            "actor": getattr(request.state, "actor", None),
-            "bot_tag": None,
-            "exchange": None,
-            "action": f"admin.{action}",
-            "target": target,
-            "params": params,
-            "outcome": outcome,
-            "error_code": error_code,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3) if started else None,
-        }
-    )
+    """Append the audit record of one admin action; an intent that cannot be written refuses the action.
+
+    Every admin route writes its intent (`outcome="intent"`) before it acts: an action that cannot be
+    audited is not taken (503 AUDIT_UNAVAILABLE). Its outcome, once the action happened, is kept and
+    retried like a write's when the log fails.
+    """
+    record = {
+        "request_id": request.state.request_id,
+        "actor": getattr(request.state, "actor", None) or "admin",
+        "bot_tag": None,
+        "exchange": None,
+        "action": f"admin.{action}",
+        "target": target,
+        "params": params,
+        "phase": "intent" if outcome == "intent" else "outcome",
+        "outcome": outcome,
+        "error_code": error_code,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3) if started else None,
+    }
+    sink = state.pipeline.sink
+    if not await sink.append(record, "admin") and outcome == "intent":
+        raise sink.unavailable()
+
+
+async def admin_intent(
+    request: Request, state: AppState, action: str, *, target: str | None, params: dict[str, Any]
+) -> float:
+    """Write an admin action's intent before it acts (refusing it when that fails); return its start time."""
+    started = time.perf_counter()
+    await audit_admin_action(request, state, action, target=target, params=params, outcome="intent")
+    return started
 
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -89,7 +105,7 @@ async def read_audit(
     if from_ is not None and to is not None and from_ > to:
         raise InvalidInputError("`from` must not be after `to`", details={"from": str(from_), "to": str(to)})
     if not state.audit.enabled:
-        return {"count": 0, "records": [], "warning": "AUDIT_LOG_FILE is not set: nothing is being audited"}
+        return {"count": 0, "records": [], "warning": AUDIT_OFF_WARNING}
     records = await state.audit.aquery(
         AuditQuery(from_ts=from_, to_ts=to, actor=actor, exchange=exchange, action=action, bot_tag=bot_tag, limit=limit)
     )
@@ -98,11 +114,12 @@ async def read_audit(
 
 @router.get("/audit/verify", operation_id="admin-audit-verify", openapi_extra={"security": [{"BearerAuth": []}]})
 async def verify_audit(state: StateDep) -> dict[str, Any]:
-    """Check the audit log's HMAC chain and report the first broken link, if any."""
-    if not state.audit.enabled:
-        return {"ok": True, "records_checked": 0, "warning": "AUDIT_LOG_FILE is not set: nothing is being audited"}
+    """Check the audit chain: edits, reorders, cuts, a deleted or restarted log, torn writes (one code per finding)."""
     result = await state.audit.averify()
-    return dataclasses.asdict(result)
+    report = result.to_dict()
+    if not state.audit.enabled:
+        report["warning"] = AUDIT_OFF_WARNING
+    return report
 
 
 class KillSwitchRequest(BaseModel):
@@ -149,7 +166,7 @@ async def set_kill_switch(
     request: Request, body: KillSwitchRequest, state: StateDep, actor: AdminDep
 ) -> dict[str, Any]:
     """Engage or release the kill switch (ADMIN_TOKEN); cancels and reduce-only closes always stay allowed."""
-    started = time.perf_counter()
+    started = await admin_intent(request, state, "kill_switch", target=body.env, params=body.model_dump())
     envs = ("testnet", "mainnet") if body.env == "both" else (body.env,)
     for env in envs:
         state.store.set_kill_switch(env, body.engaged, body.reason, actor)

@@ -94,6 +94,9 @@ class Exposure:
 LegsFunc = Callable[["ToolContext", Any], Awaitable[list[Leg]]]
 BookFunc = Callable[["ToolContext", list[Leg]], Awaitable["Book"]]
 ValueFunc = Callable[[str, Decimal, Decimal | None], Decimal]
+# Reconciliation: ask the venue for the order a write with this client_order_id placed (the write's
+# audited params); None when the venue does not know it. Answers a JSON-native summary of the order.
+LookupFunc = Callable[["ToolContext", str, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
 @dataclass(frozen=True)

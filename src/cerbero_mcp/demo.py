@@ -2,7 +2,8 @@
 
 Starts a testnet and a mainnet simulator of every installed venue on 127.0.0.1, points the venue
 URLs and credentials at them, generates the bearer tokens (and an admin token) that are not set,
-prints them, keeps the audit log and the write-safety state under ./demo-data/, and serves the full API.
+prints them, keeps its data directory (audit log, its HMAC key, write-safety state) in ./demo-data/
+— never the real DATA_DIR: simulated trades stay out of the real audit chain — and serves the full API.
 """
 
 from __future__ import annotations
@@ -33,13 +34,9 @@ def demo_settings(settings: Settings, overrides: dict[str, str]) -> tuple[Settin
         tokens[name] = current.get_secret_value() if current is not None else secrets.token_urlsafe(32)
     extra = dict(overrides)
     extra.update(tokens)
-    if "state_db" not in settings.model_fields_set:
-        extra["STATE_DB"] = str(DEMO_DIR / "state.db")
-    if settings.audit_log_file is None:
-        extra["AUDIT_LOG_FILE"] = str(DEMO_DIR / "audit.jsonl")
-        extra["AUDIT_HMAC_KEY"] = (
-            settings.audit_hmac_key.get_secret_value() if settings.audit_hmac_key else secrets.token_hex(32)
-        )
+    # STATE_DB and the audit log follow DATA_DIR unless set explicitly; the audit key is generated
+    # once into demo-data/ and reused, so the demo's chain verifies across runs.
+    extra["DATA_DIR"] = str(DEMO_DIR)
     return settings.with_overrides(extra), tokens
 
 

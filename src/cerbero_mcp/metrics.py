@@ -35,6 +35,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.audit_failures = Counter(
+            "cerbero_audit_failures",
+            "Audit records that could not be written, by phase (intent, outcome, admin).",
+            ("phase",),
+            registry=self.registry,
+        )
+
     def observe(self, venue: str, tool: str, status: int, seconds: float) -> None:
         """Count one request and record its latency."""
         self.requests.labels(venue, tool, str(status)).inc()

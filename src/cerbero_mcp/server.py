@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import stat
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +25,7 @@ from cerbero_mcp.app_state import AppState
 from cerbero_mcp.auth import AuthMiddleware
 from cerbero_mcp.client_registry import ClientRegistry, ProbeableClient
 from cerbero_mcp.common.audit import AuditLog
+from cerbero_mcp.common.audit_keys import key_file_for, load_or_create_key
 from cerbero_mcp.common.errors import (
     BadRequestError,
     CerberoError,
@@ -28,22 +34,19 @@ from cerbero_mcp.common.errors import (
     NotFoundError,
     UnauthorizedError,
 )
+from cerbero_mcp.gates import KillSwitchGate, LeverageCapGate, LimitsGate
 from cerbero_mcp.limits import OrderLimits
 from cerbero_mcp.mcp_endpoint import MCPEndpoint
 from cerbero_mcp.metrics import Metrics
 from cerbero_mcp.middleware import RequestContextMiddleware
+from cerbero_mcp.recovery import reconcile, recover_after_restart
 from cerbero_mcp.responses import error_envelope, now_iso
-from cerbero_mcp.settings import Settings
-from cerbero_mcp.state_store import SqliteStateStore, StateStore
+from cerbero_mcp.settings import ConfigError, Settings
+from cerbero_mcp.state_store import SqliteStateStore, StateStore, StoreNotWritableError
 from cerbero_mcp.tooling import ToolSet, invalid_input, make_router
-from cerbero_mcp.write_pipeline import (
-    Idempotency,
-    KillSwitchGate,
-    LeverageCapGate,
-    LimitsGate,
-    WritePipeline,
-)
+from cerbero_mcp.write_pipeline import Idempotency, WritePipeline
 
+startup_log = logging.getLogger("mcp.startup")
 SWAGGER_UI = {
     "persistAuthorization": True,
     "displayRequestDuration": True,
@@ -72,24 +75,19 @@ def build_app(
         from cerbero_mcp.exchanges.registry import installed_toolsets
 
         toolsets = installed_toolsets()
-    audit_log = audit or AuditLog(
-        settings.audit_log_file,
-        settings.audit_hmac_key.get_secret_value().encode() if settings.audit_hmac_key else None,
-        backup_days=settings.audit_log_backup_days,
-        fsync=settings.audit_fsync,
-    )
-    state_store = store or SqliteStateStore(settings.state_db)
+    state_store, audit_log, sink_lines = open_sinks(settings, audit=audit, store=store)
     limits = OrderLimits.from_settings(settings)
     registry = ClientRegistry(settings)
     for toolset in toolsets:
         if toolset.client_factory is not None:
             # A provider has no testnet: one client, built once, serves both tokens.
             registry.register(toolset.venue, toolset.client_factory, shared=toolset.kind == "provider")
+    metrics = Metrics()
     state = AppState(
         settings=settings,
         registry=registry,
         audit=audit_log,
-        metrics=Metrics(),
+        metrics=metrics,
         toolsets=list(toolsets),
         pipeline=WritePipeline(
             audit_log,
@@ -97,6 +95,7 @@ def build_app(
             Idempotency(state_store, settings.idempotency_ttl_s, wait_s=settings.upstream_read_timeout_s + 5),
             state_store,
             before_idempotency=[KillSwitchGate(state_store)],
+            metrics=metrics,
         ),
         store=state_store,
     )
@@ -104,6 +103,13 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for line in sink_lines:
+            startup_log.log(line.level, line.message, extra={"fields": line.fields})
+        recovery = await recover_after_restart(state.pipeline, state_store, settings.idempotency_ttl_s)
+        lookups = {t.venue: t.lookup for t in state.toolsets if t.lookup is not None}
+        await reconcile(state.pipeline, state_store, state, lookups, recovery, settings.ready_probe_timeout_s)
+        if recovery.unknown or recovery.freed or recovery.closed_intents:
+            startup_log.warning("writes interrupted by the last stop were resolved: %s", recovery.to_dict())
         if settings.kill_switch_on_start:
             await engage_on_start(state, state_store)
         async with mcp.running():
@@ -160,6 +166,168 @@ async def engage_on_start(state: AppState, store: StateStore) -> None:
     )
 
 
+@dataclass(frozen=True)
+class StartupLine:
+    """One start-up log line about a sink or store: where it is and whether it is writable."""
+
+    level: int
+    message: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def open_sinks(
+    settings: Settings, *, audit: AuditLog | None = None, store: StateStore | None = None
+) -> tuple[StateStore, AuditLog, list[StartupLine]]:
+    """Open the state DB and the audit log (chained to the DB's head) and describe each in a start-up line.
+
+    Raises ConfigError, naming the variable to fix, when either cannot be written.
+    """
+    lines: list[StartupLine] = []
+    if store is None:
+        store = _open_state_db(settings.state_db)
+        owned = True
+        state_line = StartupLine(
+            logging.INFO,
+            f"state DB: {_shown(settings.state_db)} (writable)",
+            {"sink": "state_db", "path": _shown(settings.state_db), "writable": True},
+        )
+    else:
+        owned = False
+        state_line = StartupLine(
+            logging.INFO, "state DB: provided by the caller", {"sink": "state_db", "path": None, "writable": None}
+        )
+    try:
+        if audit is None:
+            audit, audit_lines = _open_audit(settings, store)
+        else:
+            audit_lines = _describe_given_audit(audit)
+    except BaseException:
+        if owned:
+            store.close()
+        raise
+    lines.extend(audit_lines)
+    lines.append(state_line)
+    return store, audit, lines
+
+
+def _open_state_db(path: Path) -> SqliteStateStore:
+    fix = "point STATE_DB (or DATA_DIR) at a writable directory"
+    reason = None if str(path) == ":memory:" else _unwritable_reason(path)
+    if reason is not None:
+        raise ConfigError(f"STATE_DB {path} is not writable: {reason}; {fix}")
+    try:
+        return SqliteStateStore(path)
+    except StoreNotWritableError as exc:
+        raise ConfigError(f"STATE_DB {path} is not writable ({exc}); {fix}") from exc
+
+
+def _open_audit(settings: Settings, store: StateStore) -> tuple[AuditLog, list[StartupLine]]:
+    path = settings.audit_path
+    if path is None:
+        off = (
+            "audit log: OFF (AUDIT_LOG_FILE=off): writes and admin actions are NOT audited,"
+            " and /admin/audit/verify answers ok=false"
+        )
+        return AuditLog(None, None), [
+            StartupLine(logging.WARNING, off, {"sink": "audit_log", "enabled": False, "path": None, "writable": None}),
+            StartupLine(
+                logging.WARNING, "audit HMAC key: none (audit is off)", {"sink": "audit_hmac_key", "source": None}
+            ),
+        ]
+    named = "AUDIT_LOG_FILE" if isinstance(settings.audit_log_file, Path) else "DATA_DIR/audit.jsonl"
+    fix = "point AUDIT_LOG_FILE or DATA_DIR at a writable directory (AUDIT_LOG_FILE=off runs with no audit at all)"
+    reason = _unwritable_reason(path)
+    if reason is not None:
+        raise ConfigError(f"audit log {path} ({named}) is not writable: {reason}; {fix}")
+    if settings.audit_hmac_key is not None:
+        key = settings.audit_hmac_key.get_secret_value().encode()
+        key_line = StartupLine(
+            logging.INFO, "audit HMAC key: from AUDIT_HMAC_KEY", {"sink": "audit_hmac_key", "source": "AUDIT_HMAC_KEY"}
+        )
+    else:
+        key, key_line = _key_from_file(key_file_for(path))
+    try:
+        audit = AuditLog(
+            path,
+            key,
+            backup_days=settings.audit_log_backup_days,
+            fsync=settings.audit_fsync,
+            head_store=store,
+        )
+    except OSError as exc:
+        raise ConfigError(f"audit log {path} ({named}) is not writable: {exc.strerror or exc}; {fix}") from exc
+    seq, _ = audit.head
+    problems = [finding.code for finding in audit.opening_findings]
+    message = f"audit log: {_shown(path)} (writable; chain at seq {seq})"
+    if problems:
+        message += f"; found on opening: {', '.join(problems)} (see /admin/audit/verify)"
+    audit_line = StartupLine(
+        logging.WARNING if problems else logging.INFO,
+        message,
+        {"sink": "audit_log", "enabled": True, "path": _shown(path), "writable": True, "seq": seq, "found": problems},
+    )
+    return audit, [audit_line, key_line]
+
+
+def _key_from_file(key_path: Path) -> tuple[bytes, StartupLine]:
+    try:
+        key, created = load_or_create_key(key_path)
+        mode = stat.S_IMODE(key_path.stat().st_mode)
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            f"audit HMAC key file {key_path}: {why}; fix the file or its directory, or set AUDIT_HMAC_KEY"
+        ) from exc
+    message = (
+        f"audit HMAC key: key file {_shown(key_path)} ({'generated now' if created else 'existing'}, mode {mode:o})"
+    )
+    if mode & 0o077:
+        message += ": readable by other users, chmod 600 it"
+    fields = {"sink": "audit_hmac_key", "source": "file", "path": _shown(key_path), "created": created}
+    return key, StartupLine(logging.WARNING if mode & 0o077 else logging.INFO, message, {**fields, "mode": f"{mode:o}"})
+
+
+def _describe_given_audit(audit: AuditLog) -> list[StartupLine]:
+    if audit.path is None:
+        return [
+            StartupLine(
+                logging.WARNING,
+                "audit log: OFF (provided by the caller): writes and admin actions are NOT audited",
+                {"sink": "audit_log", "enabled": False, "path": None, "writable": None},
+            )
+        ]
+    return [
+        StartupLine(
+            logging.INFO,
+            f"audit log: {_shown(audit.path)} (provided by the caller)",
+            {"sink": "audit_log", "enabled": True, "path": _shown(audit.path), "writable": True},
+        ),
+        StartupLine(
+            logging.INFO, "audit HMAC key: provided by the caller", {"sink": "audit_hmac_key", "source": "caller"}
+        ),
+    ]
+
+
+def _unwritable_reason(path: Path) -> str | None:
+    """Return why `path` cannot be created or appended to (None when it can)."""
+    if path.is_dir():
+        return f"{path} is a directory"
+    if path.exists():
+        return None if os.access(path, os.W_OK) else f"{path} is not writable by this user"
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor.parent != ancestor:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor} is not a directory"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"cannot create files in {ancestor}"
+    return None
+
+
+def _shown(path: Path | str) -> str:
+    return str(path) if str(path) == ":memory:" else str(Path(path).absolute())
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     from cerbero_mcp.common.clock import utcnow
 
@@ -211,7 +379,7 @@ def _add_health_routes(app: FastAPI, state: AppState) -> None:
     async def ready() -> Response:
         """Probe every venue client in use and report ready, degraded or not_ready."""
         report = await readiness(state)
-        failing = report["status"] != "ready" and state.settings.ready_fails_on_degraded
+        failing = "audit" in report or (report["status"] != "ready" and state.settings.ready_fails_on_degraded)
         return JSONResponse(report, status_code=503 if failing else 200)
 
     @app.get("/metrics", tags=["health"], operation_id="metrics", response_class=Response)
@@ -249,7 +417,13 @@ async def readiness(state: AppState) -> dict[str, Any]:
         status = "degraded"
     else:
         status = "not_ready"
-    return {"status": status, "checks": list(checks), "data_timestamp": now_iso()}
+    report: dict[str, Any] = {"status": status, "checks": list(checks), "data_timestamp": now_iso()}
+    sink = state.pipeline.sink
+    if not await sink.healthy():
+        # No write may go out unaudited: a failing audit log makes the server not ready, whatever the venues say.
+        report["status"] = "not_ready"
+        report["audit"] = {"status": "failed", "detail": sink.failure}
+    return report
 
 
 def _envelope_response(error: CerberoError, request: Request) -> JSONResponse:

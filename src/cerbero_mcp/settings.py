@@ -18,7 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
-from pydantic import Field, SecretStr, ValidationError, create_model, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, create_model, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cerbero_mcp.exchanges import VENUES
@@ -29,6 +29,9 @@ ENVIRONMENTS: tuple[Environment, ...] = ("testnet", "mainnet")
 MIN_TOKEN_LENGTH = 32
 # Values copied from .env.example unchanged must never become live credentials.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "replace-me", "your-token-here", "xxx"})
+AUDIT_OFF = "off"
+# Values that look like "no audit" but are not the one explicit word for it.
+_AMBIGUOUS_OFF = frozenset({"false", "no", "0", "none", "disabled", "disable", "null"})
 
 
 class ConfigError(Exception):
@@ -66,6 +69,10 @@ class PlatformSettings(BaseSettings):
         "INFO", description="Log level of the server's JSON logs."
     )
     public_url: str | None = Field(None, description="URL the server is reached at (printed at start; optional).")
+    data_dir: Path = Field(
+        Path("data"),
+        description="Directory of the server's own files: the audit log, its generated HMAC key and the state DB.",
+    )
 
     # --- tokens -----------------------------------------------------------------------------
     testnet_token: SecretStr | None = _secret(
@@ -79,11 +86,12 @@ class PlatformSettings(BaseSettings):
     )
 
     # --- audit ------------------------------------------------------------------------------
-    audit_log_file: Path | None = Field(
-        None, description="JSONL audit log of every write and admin action (unset: no audit file)."
+    audit_log_file: Path | Literal["off"] | None = Field(
+        None,
+        description="JSONL audit log of every write and admin action (unset: DATA_DIR/audit.jsonl; off: none).",
     )
     audit_hmac_key: SecretStr | None = _secret(
-        "Key of the audit log's HMAC chain; required when AUDIT_LOG_FILE is set."
+        "Key of the audit log's HMAC chain (unset: generated at first start into <audit log>.key, mode 600)."
     )
     audit_log_backup_days: int = Field(30, ge=1, le=3650, description="Days of rotated audit files to keep.")
     audit_fsync: bool = Field(True, description="fsync each audit record before the response returns (durability).")
@@ -104,8 +112,8 @@ class PlatformSettings(BaseSettings):
 
     # --- write safety -----------------------------------------------------------------------
     state_db: Path = Field(
-        Path("data/state.db"),
-        description="SQLite file of the write-safety state (kill switch, idempotency, order rate).",
+        None,  # type: ignore[assignment]  # unset: derived from DATA_DIR by _state_db_under_data_dir
+        description="SQLite file of the write-safety state and the audit chain's head (unset: DATA_DIR/state.db).",
     )
     kill_switch_on_start: bool = Field(
         False, description="Engage the kill switch for both environments at every start."
@@ -141,11 +149,36 @@ class PlatformSettings(BaseSettings):
             return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
         return data
 
-    @model_validator(mode="after")
-    def _check_audit(self) -> Self:
-        if self.audit_log_file is not None and self.audit_hmac_key is None:
-            raise ValueError("AUDIT_HMAC_KEY must be set when AUDIT_LOG_FILE is set")
-        return self
+    @field_validator("audit_log_file", mode="before")
+    @classmethod
+    def _audit_off_is_explicit(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word == AUDIT_OFF:
+                return AUDIT_OFF
+            if word in _AMBIGUOUS_OFF:
+                raise ValueError(
+                    f"{value!r} is not a path; to run without an audit log write AUDIT_LOG_FILE=off"
+                    " (leave it blank for the default DATA_DIR/audit.jsonl)"
+                )
+        return value
+
+    @field_validator("state_db", mode="before")
+    @classmethod
+    def _state_db_under_data_dir(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return Path(info.data.get("data_dir", "data")) / "state.db"
+        return value
+
+    # --- derived paths ----------------------------------------------------------------------
+    @property
+    def audit_path(self) -> Path | None:
+        """Return the audit log's path: AUDIT_LOG_FILE, else DATA_DIR/audit.jsonl; None when turned off."""
+        if self.audit_log_file == AUDIT_OFF:
+            return None
+        if isinstance(self.audit_log_file, Path):
+            return self.audit_log_file
+        return self.data_dir / "audit.jsonl"
 
     # --- access -----------------------------------------------------------------------------
     @classmethod
@@ -155,7 +188,8 @@ class PlatformSettings(BaseSettings):
 
     def with_overrides(self, env: Mapping[str, str]) -> Self:
         """Return a copy with environment-style overrides applied (validated)."""
-        data = self.model_dump()
+        # Only what was set: a value derived from another (STATE_DB from DATA_DIR) is derived again.
+        data = self.model_dump(exclude_unset=True)
         data.update({key.lower(): value for key, value in env.items()})
         return type(self).model_validate(data)
 

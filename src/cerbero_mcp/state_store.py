@@ -1,4 +1,5 @@
-"""The persisted state of the write-safety layer: kill switch, idempotency records, order events.
+"""The persisted state of the write-safety layer: kill switch, idempotency records, order events,
+and the audit chain's head (kept apart from the audit log, so a cut or deleted log shows).
 
 `StateStore` is the interface; `SqliteStateStore` the default (one file, `STATE_DB`). Every
 operation that must be atomic across writers is one SQL statement (INSERT … ON CONFLICT DO
@@ -46,7 +47,17 @@ CREATE TABLE IF NOT EXISTS order_events (
     at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS order_events_scope ON order_events (env, venue, bot_tag, at);
+CREATE TABLE IF NOT EXISTS audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
 """
+
+
+class StoreNotWritableError(RuntimeError):
+    """The store cannot be opened for writing; the message names the path and why."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,9 @@ class StateStore(Protocol):
     def release(self, key: tuple[str, str, str, str]) -> None:
         """Forget a claim whose request never reached the venue (so it may be sent again)."""
 
+    def pending(self) -> list[tuple[str, str, str, str]]:
+        """Return the idempotency keys still pending (left by a crash when read at start)."""
+
     def get(self, key: tuple[str, str, str, str]) -> IdempotencyRecord | None:
         """Return the live record of `key`, if any."""
 
@@ -100,6 +114,12 @@ class StateStore(Protocol):
     def orders_since(self, env: str, venue: str, bot_tag: str, since: float) -> int:
         """Return how many orders a bot sent since `since` (epoch seconds)."""
 
+    def audit_head(self) -> tuple[int, str] | None:
+        """Return (seq, hash) of the audit chain's last record, or None before the first."""
+
+    def set_audit_head(self, seq: int, last_hash: str) -> None:
+        """Record (seq, hash) of the audit record just appended."""
+
     def close(self) -> None:
         """Release the store."""
 
@@ -108,15 +128,30 @@ class SqliteStateStore:
     """StateStore on one SQLite file (WAL mode; one connection guarded by a lock)."""
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # check_same_thread=False: calls come from the event loop and from worker threads, serialised by _lock.
-        self._db = sqlite3.connect(str(path), timeout=10.0, isolation_level=None, check_same_thread=False)
+        self.path = path
+        try:
+            if str(path) != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # check_same_thread=False: calls come from the event loop and from worker threads, serialised by _lock.
+            self._db = sqlite3.connect(str(path), timeout=10.0, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreNotWritableError(f"cannot open {path}: {_why(exc)}") from exc
         self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
+        try:
+            with self._lock:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(SCHEMA)
+                # A read-only file opens and reads fine: write once (rolled back) to know now, not at the first order.
+                version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute(f"PRAGMA user_version = {version}")
+                finally:
+                    self._db.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise StoreNotWritableError(f"cannot write {path}: {_why(exc)}") from exc
 
     def kill_switch(self, env: str) -> KillSwitchState | None:
         """Return the kill-switch state of `env`, if ever set."""
@@ -184,6 +219,14 @@ class SqliteStateStore:
                 key,
             )
 
+    def pending(self) -> list[tuple[str, str, str, str]]:
+        """Return the idempotency keys still pending (left by a crash when read at start)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT env, venue, tool, client_order_id FROM idempotency WHERE state='pending'"
+            ).fetchall()
+        return [(str(env), str(venue), str(tool), str(coid)) for env, venue, tool, coid in rows]
+
     def get(self, key: tuple[str, str, str, str]) -> IdempotencyRecord | None:
         """Return the live record of `key`, if any."""
         with self._lock:
@@ -215,7 +258,28 @@ class SqliteStateStore:
             ).fetchone()
         return int(row[0])
 
+    def audit_head(self) -> tuple[int, str] | None:
+        """Return (seq, hash) of the audit chain's last record, or None before the first."""
+        with self._lock:
+            row = self._db.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def set_audit_head(self, seq: int, last_hash: str) -> None:
+        """Record (seq, hash) of the audit record just appended (it may go back: a cut log continues from its end)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO audit_head (id, seq, hash, updated_at) VALUES (1, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, hash=excluded.hash, updated_at=excluded.updated_at",
+                (seq, last_hash, time.time()),
+            )
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
             self._db.close()
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__

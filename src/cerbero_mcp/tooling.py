@@ -30,6 +30,7 @@ from cerbero_mcp.contracts import (
     VOCABULARY_RISK,
     BookFunc,
     LegsFunc,
+    LookupFunc,
     Risk,
     Services,
     ToolContext,
@@ -71,6 +72,7 @@ class ToolSet:
     """The tools of one venue (or read-only data provider), declared with `@tools.read` / `@tools.write`.
 
     A venue's `book` reads its account for the exposure arithmetic; every `opens` write needs it.
+    Its `lookup` finds an order by client_order_id, so writes left unknown by a crash are reconciled.
     A provider (`kind="provider"`) is read-only: declaring a write on it is an error, and its one
     client serves both tokens.
     """
@@ -83,6 +85,7 @@ class ToolSet:
         client_factory: ClientFactory | None = None,
         admin_router: APIRouter | None = None,
         book: BookFunc | None = None,
+        lookup: LookupFunc | None = None,
         kind: ToolSetKind = "venue",
     ) -> None:
         if not TOOL_NAME.match(venue):
@@ -94,6 +97,7 @@ class ToolSet:
         self.client_factory = client_factory
         self.admin_router = admin_router  # venue-specific admin routes (e.g. IBKR key rotation)
         self.book = book
+        self.lookup = lookup  # reconciliation: find an order at the venue by its client_order_id
         self.kind = kind
         self._specs: dict[str, ToolSpec] = {}
 

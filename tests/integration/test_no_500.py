@@ -25,6 +25,39 @@ JUNK: list[Any] = [
     {"legs": [{"instrument": "BTC-PERPETUAL", "side": "buy", "quantity": "Infinity"}] * 9},
     {"indicators": [{"name": "no_such_indicator", "params": {"period": -3}}], "instrument": "AAPL"},
     {"unknown_field": True},
+    # Well-formed orders but for one hostile number, so nothing else refuses them first.
+    {"instrument": "BTC-PERPETUAL", "side": "buy", "type": "market", "quantity": "9" * 5000},
+    {"instrument": "BTC-PERPETUAL", "side": "buy", "type": "limit", "quantity": "10", "price": "1e400"},
+    {"instrument": "AAPL", "side": "buy", "type": "limit", "quantity": "1_000", "price": "1", "client_order_id": "j-1"},
+    {"instrument": "AAPL", "side": "sell", "type": "limit", "quantity": "1", "price": "١٠٠"},
+    {"instrument": "AAPL", "side": "buy", "type": "stop_market", "quantity": 1e308, "stop_price": "-Infinity"},
+    {"instrument": "AAPL", "side": "sell", "type": "trailing_stop", "quantity": "1", "trailing_amount": "1e400"},
+    {"order_id": "1", "quantity": "1e-400", "price": " 1"},
+    {"instrument": "BTC-PERPETUAL", "type": "limit", "price": "1" * 31},
+    {
+        "legs": [
+            {"instrument": "BTC-PERPETUAL", "side": "buy", "quantity": "1e400"},
+            {"instrument": "ETH-PERPETUAL", "side": "sell", "quantity": "1", "price": "NaN"},
+        ],
+        "side": "buy",
+        "quantity": "9" * 5000,
+        "type": "limit",
+        "price": "1e400",
+    },
+    {
+        "instrument": "AAPL",
+        "side": "buy",
+        "quantity": "1",
+        "entry_price": "1e400",
+        "take_profit_price": "Infinity",
+        "stop_loss_price": True,
+        "client_order_id": "j-2",
+    },
+    {
+        "trigger": {"instrument": "AAPL", "side": "buy", "type": "limit", "quantity": "1e400", "price": "100"},
+        "child": {"instrument": "AAPL", "side": "sell", "type": "limit", "quantity": "1", "price": "9" * 5000},
+        "client_order_id": "j-3",
+    },
 ]
 
 

@@ -312,7 +312,7 @@ async def test_clients_are_closed_at_shutdown(settings: Settings) -> None:
 ORDER = {"symbol": "BTC-TOY", "side": "buy", "qty": "0.5", "price": "100.5", "client_order_id": "c1"}
 
 
-async def test_write_is_audited_before_the_response(client: httpx.AsyncClient, settings: Settings) -> None:
+async def test_write_is_audited_ahead_and_after_the_venue_call(client: httpx.AsyncClient, settings: Settings) -> None:
     response = await client.post(
         "/mcp-toy/tools/place_order",
         json={**ORDER, "api_secret": "hunter2-very-secret"},
@@ -322,8 +322,11 @@ async def test_write_is_audited_before_the_response(client: httpx.AsyncClient, s
     assert response.json()["qty"] == "0.5"
     assert settings.audit_log_file is not None
     lines = settings.audit_log_file.read_text().splitlines()
-    assert len(lines) == 1
-    record = json.loads(lines[0])
+    assert len(lines) == 2
+    intent, record = (json.loads(line) for line in lines)
+    assert (intent["phase"], intent["outcome"], record["phase"]) == ("intent", "intent", "outcome")
+    assert intent["write_id"] == record["write_id"]
+    assert intent["params"] == record["params"]
     assert record["request_id"] == "w-1"
     assert record["actor"] == "mainnet"
     assert record["bot_tag"] == "bot-a"
@@ -333,8 +336,7 @@ async def test_write_is_audited_before_the_response(client: httpx.AsyncClient, s
     assert record["outcome"] == "ok"
     assert record["error_code"] is None
     assert record["params"]["qty"] == "0.5"
-    assert "hunter2" not in lines[0]
-    assert MAINNET not in lines[0]
+    assert not any("hunter2" in line or MAINNET in line for line in lines)
     assert len(record["hash"]) == 64
 
 
@@ -343,8 +345,10 @@ async def test_failed_writes_are_audited_with_their_code(client: httpx.AsyncClie
     await client.post("/mcp-toy/tools/place_order", json={**ORDER, "fail": "timeout"}, headers=auth())
     assert settings.audit_log_file is not None
     records = [json.loads(line) for line in settings.audit_log_file.read_text().splitlines()]
-    assert [(r["outcome"], r["error_code"]) for r in records] == [
+    assert [(r["outcome"], r.get("error_code")) for r in records] == [
+        ("intent", None),
         ("error", "INSUFFICIENT_FUNDS"),
+        ("intent", None),
         ("unknown", "UPSTREAM_TIMEOUT"),
     ]
 
@@ -359,7 +363,16 @@ async def test_admin_audit_filters_and_verify(client: httpx.AsyncClient) -> None
     for token, bot in ((TESTNET, "a"), (MAINNET, "b"), (MAINNET, "a")):
         await client.post("/mcp-toy/tools/place_order", json=ORDER, headers=auth(token, bot))
     everything = (await client.get("/admin/audit", headers=auth(TESTNET, None))).json()
-    assert everything["count"] == 3
+    # An intent and an outcome per write sent; the third call replays the second's client_order_id on
+    # mainnet, so it sends nothing and leaves only its outcome.
+    phases = [(r["phase"], r["bot_tag"], r["outcome"]) for r in everything["records"]]
+    assert phases == [
+        ("intent", "a", "intent"),
+        ("outcome", "a", "ok"),
+        ("intent", "b", "intent"),
+        ("outcome", "b", "ok"),
+        ("outcome", "a", "replay"),
+    ]
     mainnet_a = (await client.get("/admin/audit?actor=mainnet&bot_tag=a", headers=auth(ADMIN, None))).json()
     assert mainnet_a["count"] == 1
     assert mainnet_a["records"][0]["actor"] == "mainnet"
@@ -367,7 +380,7 @@ async def test_admin_audit_filters_and_verify(client: httpx.AsyncClient) -> None
     assert [r["bot_tag"] for r in limited["records"]] == ["b", "a"]
     verify = (await client.get("/admin/audit/verify", headers=auth(TESTNET, None))).json()
     assert verify["ok"] is True
-    assert verify["records_checked"] == 3
+    assert verify["records_checked"] == 5
 
 
 @pytest.mark.parametrize(
@@ -398,12 +411,14 @@ async def test_editing_or_deleting_an_audit_line_is_detected(client: httpx.Async
     assert report["first_broken"]["line"] == 2
 
 
-async def test_audit_without_file_answers_count_zero_and_a_warning(tmp_path: Path) -> None:
+async def test_audit_switched_off_answers_count_zero_and_a_warning(tmp_path: Path) -> None:
     from cerbero_mcp.server import build_app
     from support import toy
     from support.lifespan import running
 
-    settings = Settings.from_mapping({"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET, "STATE_DB": ":memory:"})
+    settings = Settings.from_mapping(
+        {"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET, "STATE_DB": ":memory:", "AUDIT_LOG_FILE": "off"}
+    )
     app = build_app(settings, [toy.TOOLS])
     async with running(app):
         transport = httpx.ASGITransport(app=app)

@@ -38,9 +38,10 @@ def toy_client(app: FastAPI, env: str = "testnet") -> toy.ToyClient:
 
 
 def audit_records(settings: Settings) -> list[dict[str, Any]]:
-    """Return every audit record written so far."""
+    """Return every outcome audit record written so far (the intents written ahead of sends left out)."""
     assert settings.audit_log_file is not None
-    return [json.loads(line) for line in settings.audit_log_file.read_text().splitlines()]
+    records = [json.loads(line) for line in settings.audit_log_file.read_text().splitlines()]
+    return [record for record in records if record.get("phase") != "intent"]
 
 
 async def engage(http: httpx.AsyncClient, env: str, engaged: bool, reason: str = "test") -> httpx.Response:

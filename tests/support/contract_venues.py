@@ -25,6 +25,7 @@ class VenueContract:
     leverage_setting: str
     leveraged_quantity: Decimal  # a market order that a 2x cap must refuse
     order_paths: tuple[str, ...]  # the venue paths that place orders (POST), to find them in the recorder
+    order_fault_prefix: str  # a path prefix that aims a simulator fault at the order POST (with method POST)
     supports_post_only: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -51,6 +52,7 @@ CONTRACTS: dict[str, VenueContract] = {
         leverage_setting="DERIBIT_MAX_LEVERAGE",
         leveraged_quantity=Decimal("3000000"),
         order_paths=("/private/buy", "/private/sell"),
+        order_fault_prefix="/api/v2/private/buy",
     ),
     "ibkr": VenueContract(
         venue="ibkr",
@@ -64,6 +66,7 @@ CONTRACTS: dict[str, VenueContract] = {
         leverage_setting="IBKR_MAX_LEVERAGE",
         leveraged_quantity=Decimal("20000"),
         order_paths=("/orders",),
+        order_fault_prefix="/v1/api/iserver/account/",
         supports_post_only=False,
     ),
 }

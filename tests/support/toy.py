@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field
 from cerbero_mcp.common import errors
 from cerbero_mcp.common.clock import utcnow
 from cerbero_mcp.contracts import Book, Leg
+from cerbero_mcp.exchanges.vocabulary import PositivePrice, PositiveQuantity
 from cerbero_mcp.settings import Environment, Settings
 from cerbero_mcp.tooling import ToolContext, ToolRequest, ToolResponse, ToolSet
 
@@ -116,8 +117,8 @@ class PlaceOrderRequest(ToolRequest):
     )
     symbol: str = Field(min_length=1, max_length=32)
     side: Literal["buy", "sell"]
-    qty: Decimal = Field(gt=0)
-    price: Decimal | None = Field(None, gt=0)
+    qty: PositiveQuantity
+    price: PositivePrice | None = None
     client_order_id: str | None = Field(None, min_length=1, max_length=64)
     api_secret: str | None = Field(None, description="Present only to prove audit redaction.")
     fail: FailKind | None = None

@@ -42,3 +42,45 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "scripts/check.sh" in ci
     assert "bash scripts/check.sh" in readme
     assert "pip install --quiet uv" in ci
+
+
+def _dockerfile_env() -> dict[str, str]:
+    """Return the runtime stage's ENV as a mapping (the one multi-line `ENV a=b \\` instruction)."""
+    text = (ROOT / "Dockerfile").read_text()
+    runtime = text[text.index("AS runtime") :]
+    block = runtime[runtime.index("\nENV ") + 5 :]
+    pairs: dict[str, str] = {}
+    for line in block.splitlines():
+        name, _, value = line.strip().rstrip("\\").strip().partition("=")
+        pairs[name] = value.strip('"')
+        if not line.rstrip().endswith("\\"):
+            return pairs
+    return pairs
+
+
+def _env_example() -> dict[str, str]:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_the_data_dir_is_the_volume_and_audit_is_not_set_by_the_image() -> None:
+    image_env = _dockerfile_env()
+    assert "AUDIT_LOG_FILE" not in image_env  # a blank AUDIT_LOG_FILE= in .env must not be needed to override it
+    assert image_env["DATA_DIR"] == "/app/data"
+    assert 'VOLUME ["/app/data"]' in (ROOT / "Dockerfile").read_text()
+    service = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["cerbero-mcp"]
+    volume_targets = [volume.split(":", 1)[1] for volume in service["volumes"]]
+    assert service["environment"]["DATA_DIR"] in volume_targets
+
+
+def test_compose_as_documented_audits_into_the_volume() -> None:
+    from cerbero_mcp.settings import Settings
+
+    service = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["cerbero-mcp"]
+    # What the container sees: the image's ENV, overridden by env_file (.env copied from .env.example),
+    # overridden by the service's `environment`.
+    seen = {**_dockerfile_env(), **_env_example(), **{k: str(v) for k, v in service["environment"].items()}}
+    assert seen["AUDIT_LOG_FILE"] == ""
+    settings = Settings.from_mapping({k: v for k, v in seen.items() if "$" not in v and k != "PATH"})
+    assert settings.audit_path == Path("/app/data/audit.jsonl")
+    assert settings.state_db == Path("/app/data/state.db")

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from cerbero_mcp.settings import ConfigError, Settings, load_settings
 
@@ -102,8 +103,8 @@ def test_errors_at_start_name_the_variable(tmp_path: Path, monkeypatch: pytest.M
     env_file.write_text("PORT=ninety\n")
     with pytest.raises(ConfigError, match=r"^PORT: Input should be a valid integer"):
         load_settings(env_file)
-    env_file.write_text("AUDIT_LOG_FILE=/tmp/a.jsonl\n")
-    with pytest.raises(ConfigError, match="AUDIT_HMAC_KEY must be set when AUDIT_LOG_FILE is set"):
+    env_file.write_text("AUDIT_LOG_FILE=false\n")
+    with pytest.raises(ConfigError, match=r"^AUDIT_LOG_FILE: 'false' is not a path; .* write AUDIT_LOG_FILE=off"):
         load_settings(env_file)
     env_file.write_text("DERIBIT_MAX_LEVERAGE=-2\n")
     with pytest.raises(ConfigError, match=r"^DERIBIT_MAX_LEVERAGE: Input should be greater than 0"):
@@ -143,7 +144,8 @@ def test_env_example_lists_every_setting_and_loads_as_is(tmp_path: Path, monkeyp
     for name in names:
         monkeypatch.delenv(name, raising=False)
     settings = load_settings(root / ".env.example")
-    assert settings.audit_log_file is None
+    assert settings.audit_path == Path("data/audit.jsonl")  # the blank AUDIT_LOG_FILE= keeps audit on
+    assert settings.state_db == Path("data/state.db")
     assert settings.testnet_token is None
     assert settings.port == 9000
 
@@ -158,3 +160,66 @@ def test_env_example_is_generated_from_settings() -> None:
         [sys.executable, str(root / "scripts" / "gen_env_example.py"), "--check"], capture_output=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+# --- audit and the data directory ---------------------------------------------------------------
+
+
+def test_audit_and_state_live_under_the_data_dir_by_default() -> None:
+    settings = Settings.from_mapping({})
+    assert settings.data_dir == Path("data")
+    assert settings.audit_path == Path("data/audit.jsonl")
+    assert settings.audit_hmac_key is None
+    assert settings.state_db == Path("data/state.db")
+    moved = Settings.from_mapping({"DATA_DIR": "/srv/cerbero"})
+    assert (moved.audit_path, moved.state_db) == (Path("/srv/cerbero/audit.jsonl"), Path("/srv/cerbero/state.db"))
+
+
+def test_audit_log_file_and_state_db_still_override_the_data_dir() -> None:
+    settings = Settings.from_mapping(
+        {"DATA_DIR": "/srv/c", "AUDIT_LOG_FILE": "/var/log/c/audit.jsonl", "STATE_DB": "/var/lib/c/s.db"}
+    )
+    assert settings.audit_path == Path("/var/log/c/audit.jsonl")
+    assert settings.state_db == Path("/var/lib/c/s.db")
+
+
+def test_a_blank_audit_log_file_keeps_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.from_mapping({"AUDIT_LOG_FILE": "", "AUDIT_HMAC_KEY": " "}).audit_path == Path("data/audit.jsonl")
+    # docker compose: the image sets DATA_DIR, and .env (copied from .env.example) has `AUDIT_LOG_FILE=`.
+    monkeypatch.setenv("DATA_DIR", "/app/data")
+    monkeypatch.setenv("AUDIT_LOG_FILE", "")
+    env_file = tmp_path / ".env"
+    env_file.write_text("AUDIT_LOG_FILE=\nAUDIT_HMAC_KEY=\nSTATE_DB=\n")
+    settings = load_settings(env_file)
+    assert settings.audit_path == Path("/app/data/audit.jsonl")
+    assert settings.state_db == Path("/app/data/state.db")
+
+
+@pytest.mark.parametrize("value", ["off", "OFF", " Off "])
+def test_audit_is_off_only_when_asked_by_name(value: str) -> None:
+    settings = Settings.from_mapping({"AUDIT_LOG_FILE": value})
+    assert settings.audit_log_file == "off"
+    assert settings.audit_path is None
+    assert settings.with_overrides({"PORT": "9100"}).audit_path is None  # and stays off through overrides
+
+
+@pytest.mark.parametrize("value", ["false", "no", "0", "none", "disabled"])
+def test_words_that_look_like_off_are_refused(value: str) -> None:
+    with pytest.raises(ValidationError, match="AUDIT_LOG_FILE=off"):
+        Settings.from_mapping({"AUDIT_LOG_FILE": value})
+
+
+def test_overriding_the_data_dir_moves_what_follows_it() -> None:
+    settings = Settings.from_mapping({}).with_overrides({"DATA_DIR": "demo-data"})
+    assert (settings.audit_path, settings.state_db) == (Path("demo-data/audit.jsonl"), Path("demo-data/state.db"))
+    pinned = Settings.from_mapping({"STATE_DB": "/x/s.db"}).with_overrides({"DATA_DIR": "demo-data"})
+    assert pinned.state_db == Path("/x/s.db")
+
+
+def test_a_blank_value_means_unset_for_every_setting() -> None:
+    defaults = Settings.from_mapping({})
+    for name in Settings.model_fields:
+        for blank in ("", "  "):
+            settings = Settings.from_mapping({name.upper(): blank})
+            assert getattr(settings, name) == getattr(defaults, name), name
+            assert name not in settings.model_fields_set

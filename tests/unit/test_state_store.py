@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from cerbero_mcp.state_store import SqliteStateStore
+import pytest
+
+from cerbero_mcp.common.audit import AuditHeadStore
+from cerbero_mcp.state_store import SqliteStateStore, StateStore, StoreNotWritableError
 
 KEY = ("testnet", "deribit", "place_order", "c1")
 
@@ -73,3 +76,30 @@ def test_order_counts_per_bot_in_a_window(tmp_path: Path) -> None:
     assert store.orders_since("mainnet", "deribit", "bot-b", since) == 1
     assert store.orders_since("testnet", "deribit", "bot-a", since) == 0
     assert store.orders_since("mainnet", "deribit", "bot-a", time.time() + 1) == 0
+
+
+def test_audit_head_round_trip_and_persistence(tmp_path: Path) -> None:
+    store = SqliteStateStore(tmp_path / "s.db")
+    assert store.audit_head() is None
+    store.set_audit_head(1, "a" * 64)
+    store.set_audit_head(2, "b" * 64)
+    store.close()
+    again = SqliteStateStore(tmp_path / "s.db")
+    assert again.audit_head() == (2, "b" * 64)
+    again.set_audit_head(1, "c" * 64)  # a cut log goes on from its end: the head may go back
+    assert again.audit_head() == (1, "c" * 64)
+
+
+def test_a_store_that_cannot_be_written_is_refused_at_once(tmp_path: Path) -> None:
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreNotWritableError, match=r"file\.txt/state\.db"):
+        SqliteStateStore(blocker / "state.db")
+
+
+def test_the_sqlite_store_is_a_state_store_and_an_audit_head_store() -> None:
+    store: StateStore = SqliteStateStore(":memory:")
+    heads: AuditHeadStore = store
+    heads.set_audit_head(3, "d" * 64)
+    assert store.audit_head() == (3, "d" * 64)
+    store.close()

@@ -1,92 +1,84 @@
 """Tamper-evident audit log: one HMAC-chained JSON line per write-tool call and admin action.
 
-Record (one JSON object per line, ASCII, in this field order):
-    ts, request_id, actor, bot_tag, exchange, action, target, params, outcome, error_code,
-    duration_ms, [extra caller fields, sorted], prev_hash, hash
+The record format and its hash are in `audit_records`, the files on disk in `audit_files`, the
+HMAC key file in `audit_keys`, and what `verify` checks and reports in `audit_verify`.
 
-- `ts` is stamped here (UTC, ISO 8601, milliseconds, `Z`) under the writer lock, so file order is
-  append order. Caller-supplied `ts`/`prev_hash`/`hash` are ignored. Every caller field, params
-  included, goes through `redact()` before it is hashed or stored.
-- `hash` = HMAC-SHA256(key, canonical JSON of the record without `hash`), canonical meaning
-  `sort_keys=True, separators=(",", ":"), ensure_ascii=False`, UTF-8. `prev_hash` is the previous
-  record's `hash`, `"0" * 64` for the first record ever.
+- `ts` and `seq` are stamped here under the writer lock, so file order is append order.
 - The line is written with one `write` on an `O_APPEND` descriptor (then `fsync` unless disabled)
   under a `threading.Lock`, before `append` returns. One process writes a given file.
+- The chain's head (seq and hash of the last record) is also kept apart from the log, in the
+  injected `AuditHeadStore` (the state DB), written after each record is on disk.
 
 Rotation: the live file is `path`; when a record's UTC date is later than the date of the live
 file's records, the live file is renamed to `<name>.<YYYY-MM-DD>` (that date) and a new one is
 started. The chain runs on across files. Backups dated before `today - backup_days` are deleted
 at start-up and at each rotation.
 
-What `verify` can and cannot see:
-- An edited record (hash mismatch), a deleted, inserted or reordered record (the next
-  `prev_hash` does not match), a torn or non-JSON line: reported with file, line and reason.
-- The oldest retained file's first `prev_hash` names a record in a file retention has deleted,
-  so it is accepted as the anchor unchecked: removing whole oldest files, or the first lines of
-  the oldest file, looks exactly like retention. Every later link must match.
-- Records cut from the end of the log are caught while the writing process runs: its in-memory
-  chain head must be the last hash on disk. After a restart the head is re-read from disk.
-- Changing `AUDIT_HMAC_KEY` makes every older record fail verification.
+Opening the log (at start, and whenever the live file was closed, moved or deleted) reconciles it:
+- a torn last line (a crash mid-write: no final newline) is moved to `<name>.torn` (one JSON line
+  per recovery, the bytes in base64) and cut from the live file; the chain continues from the last
+  whole record, and an `audit.torn_write_recovered` record (actor `system`) says where it was;
+- the chain on disk is compared with the head (the store's at start, this process's later): a log
+  that ends before the head, a missing live file, or a chain that is not the head's is written into
+  the chain as an `audit.gap` record (actor `system`), so the evidence outlives the next append.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import os
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from io import BufferedReader
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Protocol, Self
 
-from cerbero_mcp.common.redaction import redact
+from cerbero_mcp.common.audit_files import (
+    fsync_dir,
+    hash_at,
+    iter_lines,
+    last_record,
+    mtime_date,
+    recover_torn_tail,
+    reverse_records,
+    write_all,
+)
+from cerbero_mcp.common.audit_records import (
+    GAP_ACTION,
+    GENESIS_HASH,
+    TORN_ACTION,
+    as_utc,
+    compute_hash,
+    format_ts,
+    normalize,
+    parse_object,
+    parse_ts,
+    record_date,
+    seq_of,
+    system_record,
+    utcnow,
+)
+from cerbero_mcp.common.audit_verify import Finding, VerifyResult, compare_with_head, torn_finding, verify_chain
 
 logger = logging.getLogger("mcp.audit")
 
-GENESIS_HASH: Final = "0" * 64
-ACTORS: Final = frozenset({"testnet", "mainnet", "admin"})
-OUTCOMES: Final = frozenset({"ok", "error", "refused", "unknown", "replay", "dry_run"})
-RECORD_FIELDS: Final = (
-    "request_id",
-    "actor",
-    "bot_tag",
-    "exchange",
-    "action",
-    "target",
-    "params",
-    "outcome",
-    "error_code",
-    "duration_ms",
-)
-_STAMPED_FIELDS: Final = frozenset({"ts", "prev_hash", "hash"})
-_TAIL_CHUNK: Final = 64 * 1024
 
+class AuditHeadStore(Protocol):
+    """Where the chain's head (last seq and hash) is kept apart from the log."""
 
-def utcnow() -> datetime:
-    """Return the current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
+    def audit_head(self) -> tuple[int, str] | None:
+        """Return (seq, hash) of the last record appended, or None before the first."""
 
-
-def format_ts(moment: datetime) -> str:
-    """Format a datetime as the audit timestamp: UTC, milliseconds, `Z` suffix."""
-    return _as_utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def compute_hash(key: bytes, record: Mapping[str, Any]) -> str:
-    """Return the HMAC-SHA256 hex digest of the canonical JSON of `record` without its `hash`."""
-    body = {k: v for k, v in record.items() if k != "hash"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hmac.new(key, canonical.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+    def set_audit_head(self, seq: int, last_hash: str) -> None:
+        """Record (seq, hash) of the record just appended."""
 
 
 @dataclass(frozen=True)
@@ -113,36 +105,12 @@ class AuditQuery:
                 return False
         if self.from_ts is None and self.to_ts is None:
             return True
-        ts = _parse_ts(record.get("ts"))
+        ts = parse_ts(record.get("ts"))
         if ts is None:
             return False
-        if self.from_ts is not None and ts < _as_utc(self.from_ts):
+        if self.from_ts is not None and ts < as_utc(self.from_ts):
             return False
-        return self.to_ts is None or ts <= _as_utc(self.to_ts)
-
-
-@dataclass(frozen=True)
-class BrokenLink:
-    """Where the chain first fails: file name, 1-based line number and why."""
-
-    file: str
-    line: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    """Outcome of `AuditLog.verify`."""
-
-    ok: bool
-    records_checked: int
-    files_checked: list[str] = field(default_factory=list)
-    first_broken: BrokenLink | None = None
-    enabled: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the result as plain JSON-ready data."""
-        return asdict(self)
+        return self.to_ts is None or ts <= as_utc(self.to_ts)
 
 
 class AuditLog:
@@ -156,6 +124,7 @@ class AuditLog:
         clock: Callable[[], datetime] = utcnow,
         *,
         fsync: bool = True,
+        head_store: AuditHeadStore | None = None,
     ) -> None:
         if path is not None and not hmac_key:
             raise ValueError("AUDIT_HMAC_KEY must be set when AUDIT_LOG_FILE is set")
@@ -166,19 +135,24 @@ class AuditLog:
         self._backup_days = backup_days
         self._clock = clock
         self._fsync = fsync
+        self._head_store = head_store
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._fd_id: tuple[int, int] | None = None
+        self._end = 0  # the live file's size after our last write: anything else was done behind our back
+        self._seq = 0
         self._last_hash = GENESIS_HASH
         self._live_date: date | None = None
+        self._opened = False
+        self.opening_findings: list[Finding] = []
         if self._path is None:
             return
         name = re.escape(self._path.name)
         self._backup_re = re.compile(rf"^{name}\.(\d{{4}}-\d{{2}}-\d{{2}})(?:\.(\d+))?$")
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._prune(_as_utc(clock()).date())
-        self._recover_head()
-        self._open()
+        self._prune(as_utc(clock()).date())
+        with self._lock:
+            self.opening_findings = self._reopen()
 
     @property
     def enabled(self) -> bool:
@@ -190,32 +164,25 @@ class AuditLog:
         """Return the live file's path, if any."""
         return self._path
 
+    @property
+    def head(self) -> tuple[int, str]:
+        """Return (seq, hash) of the last record in the chain ((0, genesis) before the first)."""
+        with self._lock:
+            return self._seq, self._last_hash
+
     # -- writing ---------------------------------------------------------------------------------
 
     def append(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Redact, stamp, chain and durably append one record; return it as stored."""
-        stored = _normalize(record)
+        stored = normalize(record)
         with self._lock:
-            now = _as_utc(self._clock())
+            now = as_utc(self._clock())
             stored["ts"] = format_ts(now)
             if self._path is None:
+                del stored["seq"]
                 return stored
-            fd = self._writable_fd(now.date())
-            stored["prev_hash"] = self._last_hash
-            stored["hash"] = compute_hash(self._key, stored)
-            line = json.dumps(stored, separators=(",", ":")) + "\n"  # ASCII: immune to encodings
-            try:
-                _write_all(fd, line.encode("ascii"))
-            except OSError:
-                # The line may be half-written: reopen next time, which re-terminates the file.
-                self._close_fd()
-                raise
-            self._last_hash = stored["hash"]
-            if self._live_date is None:
-                self._live_date = now.date()
-            if self._fsync:
-                os.fsync(fd)
-            return stored
+            self._writable_fd(now.date())
+            return self._write(stored)
 
     async def aappend(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Append from async code; the record is on disk when this returns."""
@@ -239,6 +206,30 @@ class AuditLog:
     ) -> None:
         self.close()
 
+    def _write(self, stored: dict[str, Any]) -> dict[str, Any]:
+        """Chain `stored` (ts already set) and write it to the open live file; the lock is held."""
+        assert self._fd is not None
+        stored["seq"] = self._seq + 1
+        stored["prev_hash"] = self._last_hash
+        stored["hash"] = compute_hash(self._key, stored)
+        line = json.dumps(stored, separators=(",", ":")) + "\n"  # ASCII: immune to encodings
+        data = line.encode("ascii")
+        try:
+            write_all(self._fd, data)
+        except OSError:
+            # The line may be half-written: the reopen next time moves the fragment aside.
+            self._close_fd()
+            raise
+        self._end += len(data)
+        self._seq, self._last_hash = stored["seq"], stored["hash"]
+        if self._live_date is None:
+            self._live_date = record_date(stored)
+        if self._fsync:
+            os.fsync(self._fd)
+        if self._head_store is not None:
+            self._head_store.set_audit_head(self._seq, self._last_hash)
+        return stored
+
     # -- reading ---------------------------------------------------------------------------------
 
     def query(self, q: AuditQuery) -> list[dict[str, Any]]:
@@ -249,51 +240,33 @@ class AuditLog:
         if self._path is None or q.limit == 0:
             return []
         found: deque[dict[str, Any]] = deque(maxlen=q.limit)
-        files, _ = self._snapshot()
+        snapshot = self._snapshot()
         with contextlib.ExitStack() as stack:
-            for _, handle, _ in files:
+            for _, handle, _ in snapshot.files:
                 stack.enter_context(handle)
-            for _name, handle, size in files:
-                for _lineno, raw in _lines(handle, size):
-                    record = _parse_object(raw)
+            for _name, handle, size in snapshot.files:
+                for _lineno, raw in iter_lines(handle, size):
+                    record = parse_object(raw)
                     if record is not None and q.matches(record):
                         found.append(record)
         return list(found)
 
     def verify(self) -> VerifyResult:
-        """Walk every retained file oldest to newest and report the first broken link."""
+        """Walk every retained file oldest to newest, compare the end with the chain head, report findings."""
         if self._path is None:
-            return VerifyResult(ok=True, records_checked=0, enabled=False)
-        files, head = self._snapshot()
-        expected: str | None = None  # None until the anchor (see the module docstring) is read
-        first: BrokenLink | None = None
-        checked = 0
-        last_file, last_line = self._path.name, 0
+            off = Finding("audit_disabled", "error", "audit is off (AUDIT_LOG_FILE=off): nothing is being audited")
+            return VerifyResult(ok=False, records_checked=0, enabled=False, findings=[off])
+        snapshot = self._snapshot()
         with contextlib.ExitStack() as stack:
-            for _, handle, _ in files:
+            for _, handle, _ in snapshot.files:
                 stack.enter_context(handle)
-            for name, handle, size in files:
-                last_file, last_line = name, 0
-                for lineno, raw in _lines(handle, size):
-                    checked += 1
-                    last_line = lineno
-                    reason, stored_hash = self._check(raw, expected)
-                    if stored_hash is not None:
-                        expected = stored_hash
-                    if reason is not None and first is None:
-                        first = BrokenLink(name, lineno, reason)
-        if first is None and head != (expected or GENESIS_HASH):
-            first = BrokenLink(
-                last_file,
-                last_line + 1,
-                "the log ends before the last record this process wrote: records deleted from the end",
+            return verify_chain(
+                self._key,
+                snapshot.files,
+                snapshot.head,
+                live_name=self._path.name,
+                live_exists=snapshot.live_exists,
             )
-        return VerifyResult(
-            ok=first is None,
-            records_checked=checked,
-            files_checked=[name for name, _, _ in files],
-            first_broken=first,
-        )
 
     async def aquery(self, q: AuditQuery) -> list[dict[str, Any]]:
         """Run `query` in a worker thread (it reads every retained file)."""
@@ -303,25 +276,7 @@ class AuditLog:
         """Run `verify` in a worker thread (it reads and hashes every retained record)."""
         return await asyncio.to_thread(self.verify)
 
-    def _check(self, raw: bytes, expected: str | None) -> tuple[str | None, str | None]:
-        """Return (problem or None, the line's stored hash or None) for one line."""
-        record = _parse_object(raw)
-        if record is None:
-            if not raw.strip():
-                return "empty line", None
-            return "not a JSON object (torn write or edited line)", None
-        stored_hash, prev_hash = record.get("hash"), record.get("prev_hash")
-        if not isinstance(stored_hash, str) or not isinstance(prev_hash, str):
-            return "missing hash or prev_hash", None
-        problems = []
-        computed = compute_hash(self._key, record).encode()
-        if not hmac.compare_digest(computed, stored_hash.encode("utf-8", "surrogatepass")):
-            problems.append("hash mismatch: record edited (or written with another key)")
-        if expected is not None and prev_hash != expected:
-            problems.append("prev_hash mismatch: a record before this one was deleted, inserted or moved")
-        return ("; ".join(problems) or None), stored_hash
-
-    def _snapshot(self) -> tuple[list[tuple[str, BufferedReader, int]], str]:
+    def _snapshot(self) -> _Snapshot:
         """Open every retained file and note its size and the chain head, under the writer lock.
 
         Readers then work without the lock: sizes end on a line boundary (writes happen under
@@ -329,6 +284,7 @@ class AuditLog:
         """
         assert self._path is not None
         files: list[tuple[str, BufferedReader, int]] = []
+        live_exists = False
         with self._lock:
             try:
                 for candidate in [*(p for p, _ in self._backups()), self._path]:
@@ -336,12 +292,80 @@ class AuditLog:
                         handle = candidate.open("rb")
                     except FileNotFoundError:
                         continue
+                    live_exists = live_exists or candidate == self._path
                     files.append((candidate.name, handle, os.fstat(handle.fileno()).st_size))
             except BaseException:
                 for _, opened, _ in files:
                     opened.close()
                 raise
-            return files, self._last_hash
+            head = None if (self._seq, self._last_hash) == (0, GENESIS_HASH) else (self._seq, self._last_hash)
+            return _Snapshot(files, head, live_exists)
+
+    # -- opening and reconciling -----------------------------------------------------------------
+
+    def _reopen(self) -> list[Finding]:
+        """Recover a torn tail, find where the chain on disk ends, check it against the head, open.
+
+        The lock is held. What was found is written into the chain (see the module docstring) and
+        returned.
+        """
+        assert self._path is not None
+        now = as_utc(self._clock())
+        expected = self._expected_head()
+        torn = recover_torn_tail(self._path, self._key, now, fsync=self._fsync)
+        live_exists = self._path.exists()
+        candidates = ([self._path] if live_exists else []) + [p for p, _ in reversed(self._backups())]
+        last = next((r for c in candidates for r in reverse_records(c)), None)
+        last_seq = seq_of(last) if last is not None else None
+        at_head = None
+        if expected is not None and last_seq is not None and last_seq > expected[0]:
+            at_head = hash_at(candidates, expected[0])
+        head_finding = compare_with_head(
+            expected,
+            None if last is None else (last_seq, last["hash"]),
+            at_head,
+            live_exists=live_exists,
+            live_name=self._path.name,
+        )
+        if last is not None:
+            self._seq, self._last_hash = last_seq or 0, last["hash"]
+        elif expected is not None:  # nothing left on disk: continue from the head, so the new file links to it
+            self._seq, self._last_hash = expected
+        live_last = last_record(self._path) if live_exists else None
+        if live_last is not None:
+            self._live_date = record_date(live_last) or mtime_date(self._path)
+        elif live_exists and self._path.stat().st_size > 0:
+            self._live_date = mtime_date(self._path)  # only unparseable lines: date it by mtime
+        else:
+            self._live_date = None
+        self._open()
+        self._opened = True
+        findings: list[Finding] = []
+        wrote = False
+        if torn is not None:
+            logger.warning("audit log %s: torn last line recovered: %s", self._path, torn)
+            self._write(system_record(now, TORN_ACTION, self._path.name, torn, "ok", None))
+            findings.append(torn_finding(torn, self._path.name, None))
+            wrote = True
+        if head_finding is not None:
+            findings.append(head_finding)
+            if head_finding.severity == "error":
+                logger.error("audit log %s: %s", self._path, head_finding.message)
+                params = {"code": head_finding.code, "message": head_finding.message, **head_finding.details}
+                error_code = f"AUDIT_{head_finding.code.upper()}"
+                self._write(system_record(now, GAP_ACTION, self._path.name, params, "error", error_code))
+                wrote = True
+            else:
+                logger.warning("audit log %s: %s", self._path, head_finding.message)
+        if not wrote and self._head_store is not None and last is not None and expected != (self._seq, self._last_hash):
+            self._head_store.set_audit_head(self._seq, self._last_hash)
+        return findings
+
+    def _expected_head(self) -> tuple[int, str] | None:
+        """Return the head the disk must reach: this process's once open, else the store's."""
+        if self._opened:
+            return None if (self._seq, self._last_hash) == (0, GENESIS_HASH) else (self._seq, self._last_hash)
+        return self._head_store.audit_head() if self._head_store is not None else None
 
     # -- files -----------------------------------------------------------------------------------
 
@@ -361,62 +385,40 @@ class AuditLog:
         found.sort()
         return [(p, day) for day, _, p in found]
 
-    def _recover_head(self) -> None:
-        """Set the chain head and live date from the newest record on disk."""
-        assert self._path is not None
-        last = _last_record(self._path) if self._path.exists() else None
-        if last is not None:
-            self._last_hash = last["hash"]
-            self._live_date = _record_date(last) or _mtime_date(self._path)
-            return
-        if self._path.exists() and self._path.stat().st_size > 0:
-            self._live_date = _mtime_date(self._path)  # only unparseable lines: date it by mtime
-        for backup, _ in reversed(self._backups()):
-            last = _last_record(backup)
-            if last is not None:
-                self._last_hash = last["hash"]
-                return
-
     def _open(self) -> int:
-        """Open (or create) the live file for appending and make sure it ends with a newline."""
+        """Open (or create) the live file for appending."""
         assert self._path is not None
         created = not self._path.exists()
         fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         info = os.fstat(fd)
-        if info.st_size > 0:
-            with self._path.open("rb") as tail:
-                tail.seek(-1, os.SEEK_END)
-                if tail.read(1) != b"\n":
-                    # A torn last line (crash mid-write): end it, so the next record gets its own
-                    # line and only the fragment is reported by verify.
-                    _write_all(fd, b"\n")
-        if created:
-            self._sync_dir()
-        self._fd, self._fd_id = fd, (info.st_dev, info.st_ino)
+        if created and self._fsync:
+            fsync_dir(self._path.parent)
+        self._fd, self._fd_id, self._end = fd, (info.st_dev, info.st_ino), info.st_size
         return fd
 
     def _writable_fd(self, today: date) -> int:
-        """Return the live file's descriptor, rotating or reopening it first when needed."""
+        """Return the live file's descriptor, rotating or reopening (and reconciling) it first when needed."""
         assert self._path is not None
+        if self._fd is None or self._changed():
+            # Closed, or moved, deleted, cut or written to behind our back: reconcile the disk with our head.
+            self._close_fd()
+            self._reopen()
         if self._live_date is not None and today > self._live_date:
             self._rotate(self._live_date)
             self._prune(today)
-        if self._fd is not None and not self._replaced():
-            return self._fd
-        if self._fd is not None:  # moved or deleted behind our back: write to `path` again
-            self._close_fd()
-            last = _last_record(self._path) if self._path.exists() else None
-            self._live_date = _record_date(last) if last is not None else None
-        return self._open()
+        if self._fd is None:
+            self._open()
+        assert self._fd is not None
+        return self._fd
 
-    def _replaced(self) -> bool:
-        """Return whether `path` no longer names the file our descriptor writes to."""
+    def _changed(self) -> bool:
+        """Return whether `path` no longer names the file we write to, or its size is not what we wrote."""
         assert self._path is not None
         try:
             info = os.stat(self._path)
         except FileNotFoundError:
             return True
-        return (info.st_dev, info.st_ino) != self._fd_id
+        return (info.st_dev, info.st_ino) != self._fd_id or info.st_size != self._end
 
     def _rotate(self, live_date: date) -> None:
         """Rename the live file to its dated backup name."""
@@ -433,7 +435,8 @@ class AuditLog:
         except OSError as exc:
             logger.warning("audit rotation failed, appending to %s: %s", self._path, exc)
             return
-        self._sync_dir()
+        if self._fsync:
+            fsync_dir(self._path.parent)
 
     def _prune(self, today: date) -> None:
         """Delete backups dated before `today - backup_days`."""
@@ -445,103 +448,14 @@ class AuditLog:
                 except OSError as exc:
                     logger.warning("cannot delete old audit backup %s: %s", backup, exc)
 
-    def _sync_dir(self) -> None:
-        """Make a create or rename durable (when fsync is on)."""
-        if not self._fsync or self._path is None:
-            return
-        dir_fd = os.open(self._path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
     def _close_fd(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd, self._fd_id = None, None
 
 
-def _normalize(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate, order and redact a caller record; return it JSON-native, without ts/hashes."""
-    actor, outcome, action = record.get("actor"), record.get("outcome"), record.get("action")
-    if actor not in ACTORS:
-        raise ValueError(f"audit actor must be one of {sorted(ACTORS)}, got {actor!r}")
-    if outcome not in OUTCOMES:
-        raise ValueError(f"audit outcome must be one of {sorted(OUTCOMES)}, got {outcome!r}")
-    if not isinstance(action, str) or not action:
-        raise ValueError("audit action must be a non-empty string")
-    body: dict[str, Any] = {"ts": None}
-    body.update({name: record.get(name) for name in RECORD_FIELDS})
-    extras = sorted(((str(k), v) for k, v in record.items() if k not in RECORD_FIELDS), key=lambda kv: kv[0])
-    body.update((k, v) for k, v in extras if k not in _STAMPED_FIELDS)
-    # Round-trip so the stored record is exactly what a reader parses back (str keys, lists,
-    # unknown types as str): otherwise the hash could not be recomputed from the file.
-    normalized: dict[str, Any] = json.loads(json.dumps(redact(body), default=str))
-    return normalized
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _lines(handle: BufferedReader, size: int) -> Iterator[tuple[int, bytes]]:
-    """Yield (1-based line number, line without newline) for the first `size` bytes."""
-    consumed = lineno = 0
-    while consumed < size:
-        raw = handle.readline(size - consumed)
-        if not raw:
-            return
-        consumed += len(raw)
-        lineno += 1
-        yield lineno, raw.rstrip(b"\n")
-
-
-def _parse_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _last_record(path: Path) -> dict[str, Any] | None:
-    """Return the last line of `path` that parses as a chained record, reading from the end."""
-    with path.open("rb") as handle:
-        pos = handle.seek(0, os.SEEK_END)
-        partial = b""
-        while pos > 0:
-            step = min(_TAIL_CHUNK, pos)
-            pos -= step
-            handle.seek(pos)
-            pieces = (handle.read(step) + partial).split(b"\n")
-            partial = pieces.pop(0) if pos > 0 else b""  # may continue in the previous chunk
-            for raw in reversed(pieces):
-                record = _parse_object(raw)
-                if record is not None and isinstance(record.get("hash"), str):
-                    return record
-    return None
-
-
-def _parse_ts(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return _as_utc(datetime.fromisoformat(value))
-    except ValueError:
-        return None
-
-
-def _record_date(record: Mapping[str, Any]) -> date | None:
-    ts = _parse_ts(record.get("ts"))
-    return ts.date() if ts is not None else None
-
-
-def _mtime_date(path: Path) -> date:
-    return datetime.fromtimestamp(path.stat().st_mtime, UTC).date()
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+@dataclass
+class _Snapshot:
+    files: list[tuple[str, BufferedReader, int]]
+    head: tuple[int, str] | None
+    live_exists: bool

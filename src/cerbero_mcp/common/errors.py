@@ -20,6 +20,7 @@
     │   └── OrderNotFoundError          404  ORDER_NOT_FOUND
     ├── OperationError                  — the operation failed; `retryable` says if trying again may help
     │   ├── NotConfiguredError          503  NOT_CONFIGURED
+    │   ├── AuditUnavailableError       503  AUDIT_UNAVAILABLE (retryable)
     │   ├── UpstreamAuthError           502  UPSTREAM_AUTH
     │   ├── RateLimitError              429  RATE_LIMIT        (retryable)
     │   ├── UpstreamError               502  UPSTREAM_ERROR    (retryable)
@@ -55,6 +56,9 @@ class CerberoError(Exception):
         self.suggested_fix = suggested_fix
         self.details = details
         self.headers = headers or {}
+        # True only when the venue itself refused a write it received (its own error code): the write
+        # pipeline then knows nothing was placed. Anything else after a write was sent is "unknown".
+        self.definite = False
 
     @property
     def type(self) -> str:
@@ -207,6 +211,14 @@ class NotConfiguredError(OperationError):
 
     status = 503
     code = "NOT_CONFIGURED"
+
+
+class AuditUnavailableError(OperationError):
+    """The audit log cannot record the write, so nothing was sent."""
+
+    status = 503
+    code = "AUDIT_UNAVAILABLE"
+    retryable = True
 
 
 class UpstreamAuthError(OperationError):

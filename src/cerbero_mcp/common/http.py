@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -129,6 +131,8 @@ class UpstreamHTTP:
         """
         session = self._ensure_session()
         url = self.url(path)
+        if not idempotent:
+            note_write_sent()
         started = time.perf_counter()
         self.stats.requests += 1
         extra: dict[str, Any] = {}
@@ -203,6 +207,45 @@ class UpstreamHTTP:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+
+
+class SendLog:
+    """How many writes (non-idempotent requests) the current call has put on the wire.
+
+    The write pipeline opens one per write tool call (`tracking_sends`); the transport counts into it
+    just before a write leaves. An error after a write left is "may have been placed" unless the venue
+    definitely refused it; an error before any write left means nothing was sent.
+    """
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+
+_SENDS: ContextVar[SendLog | None] = ContextVar("cerbero_sends", default=None)
+
+
+@contextmanager
+def tracking_sends() -> Iterator[SendLog]:
+    """Count the writes sent upstream inside the block (by this task and what it awaits)."""
+    log = SendLog()
+    token = _SENDS.set(log)
+    try:
+        yield log
+    finally:
+        _SENDS.reset(token)
+
+
+def note_write_sent() -> None:
+    """Record that a write is about to leave (called by the transport)."""
+    log = _SENDS.get()
+    if log is not None:
+        log.writes += 1
+
+
+def mark_definite(error: CerberoError, write: bool) -> CerberoError:
+    """Mark a venue's answer to a write as a definite refusal (5xx-class errors never are)."""
+    error.definite = write and error.status < 500
+    return error
 
 
 def raise_for_transport_status(response: UpstreamResponse, venue: str) -> None:

@@ -2,17 +2,21 @@
 
 Every venue offers these tools with these models (venue-specific fields go in `info`), so a bot
 written against one venue reads every other the same way. Prices and quantities are `Decimal`
-end to end (JSON numbers or numeric strings in, strings out); times are ISO 8601 UTC out and ISO
-8601 or epoch milliseconds in.
+end to end (JSON numbers or plain ASCII numeric strings in, bounded by `VenueDecimal`; strings
+out); times are ISO 8601 UTC out and ISO 8601 or epoch milliseconds in.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from cerbero_mcp.tooling import ToolRequest, ToolResponse
 
@@ -57,8 +61,91 @@ Capability = Literal[
     "dry_run",
 ]
 
-Price = Decimal
-Quantity = Decimal
+# --- prices and quantities a client sends ----------------------------------------------------------
+
+# 1e-18 is the finest unit any traded asset has (an ERC-20 token's 18 decimals; venue ticks and lots
+# stop near 1e-8) and 1e18 is far above any real size (meme-coin quantities reach ~1e13 units) or
+# price (~1e6 a share or coin); 30 significant digits hold an 18-decimal fraction of a 12-digit
+# number. Within them a tick check's `value % step` (step >= 1e-9) keeps its quotient inside the
+# default 28-digit decimal context, where "1e400" or 5,000 nines made it raise.
+DECIMAL_MAX_DIGITS = 30
+DECIMAL_MIN = Decimal("1e-18")
+DECIMAL_MAX = Decimal("1e18")
+DECIMAL_MAX_CHARS = 64  # the longest spelling without exponent within the bounds is 50 characters
+DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_DECIMAL_TEXT = re.compile(DECIMAL_PATTERN)
+_NOT_FINITE = {"nan", "snan", "inf", "infinity"}
+_RULE = (
+    "a price or quantity is a JSON number or a numeric string of ASCII digits with optional sign, "
+    f"decimal point and exponent, at most {DECIMAL_MAX_DIGITS} significant digits, magnitude between "
+    f"1e-18 and 1e18 (or 0)"
+)
+
+
+def _refused(problem: str) -> ValueError:
+    return ValueError(f"{problem}; {_RULE}")
+
+
+def venue_decimal(value: object) -> Decimal:
+    """Return a client's number as a bounded Decimal, or raise ValueError naming what is wrong with it."""
+    if isinstance(value, bool):
+        raise _refused("a boolean is not a number")
+    if isinstance(value, int):
+        if abs(value) > 10**18:  # before any conversion: a 5,000-digit int is refused, not printed
+            raise _refused("magnitude out of range")
+        number = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _refused("NaN and Infinity are not accepted")
+        number = Decimal(repr(value))  # the shortest repr: 1.1 is 1.1, not its binary expansion
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str):
+        if len(value) > DECIMAL_MAX_CHARS:
+            raise _refused(f"{len(value)} characters is too long (at most {DECIMAL_MAX_CHARS})")
+        if value.lstrip("+-").lower() in _NOT_FINITE:
+            raise _refused("NaN and Infinity are not accepted")
+        if not _DECIMAL_TEXT.fullmatch(value):
+            raise _refused(
+                "not a plain decimal number (spaces, underscores, separators and non-ASCII digits are refused)"
+            )
+        number = Decimal(value)
+    else:
+        raise _refused(f"{type(value).__name__} is not a number")
+    if not number.is_finite():
+        raise _refused("NaN and Infinity are not accepted")
+    if number.is_zero():
+        return Decimal(0)  # also drops the exponent of a "0e999"
+    if (digits := len(number.as_tuple().digits)) > DECIMAL_MAX_DIGITS:
+        raise _refused(f"{digits} significant digits is too many (at most {DECIMAL_MAX_DIGITS})")
+    if not DECIMAL_MIN <= abs(number) <= DECIMAL_MAX:
+        raise _refused("magnitude out of range")
+    return number
+
+
+class _DecimalTextSchema:
+    """Document the accepted spelling in the string branch of the request's JSON schema."""
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """Add the pattern and length to the string branch (requests only; output stays a plain string)."""
+        json_schema = handler(schema)
+        if handler.mode == "validation":
+            for branch in json_schema.get("anyOf", []):
+                if branch.get("type") == "string":
+                    branch.update(pattern=DECIMAL_PATTERN, maxLength=DECIMAL_MAX_CHARS)
+        return json_schema
+
+
+VENUE_DECIMAL = BeforeValidator(venue_decimal)
+_TEXT_SCHEMA = _DecimalTextSchema()
+VenueDecimal = Annotated[Decimal, VENUE_DECIMAL, _TEXT_SCHEMA]
+Price = VenueDecimal
+Quantity = VenueDecimal
+# A bound goes before the validator, inside the type: as a field's Field(gt=0) pydantic cannot push
+# it through the validator and writes a non-standard "gt" into the JSON schema instead.
+PositivePrice = Annotated[Decimal, Field(gt=0), VENUE_DECIMAL, _TEXT_SCHEMA]
+PositiveQuantity = PositivePrice
+NonNegativePrice = Annotated[Decimal, Field(ge=0), VENUE_DECIMAL, _TEXT_SCHEMA]
 
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
@@ -177,9 +264,9 @@ class PlaceOrderRequest(ToolRequest):
     instrument: str = Field(min_length=1, max_length=64)
     side: Side
     type: OrderType = "limit"
-    quantity: Quantity = Field(gt=0, description="Size in the venue's native units.")
-    price: Price | None = Field(None, gt=0, description="Limit price (limit and stop_limit only).")
-    stop_price: Price | None = Field(None, gt=0, description="Trigger price (stop_market and stop_limit only).")
+    quantity: PositiveQuantity = Field(description="Size in the venue's native units.")
+    price: PositivePrice | None = Field(None, description="Limit price (limit and stop_limit only).")
+    stop_price: PositivePrice | None = Field(None, description="Trigger price (stop_market and stop_limit only).")
     time_in_force: TimeInForce = "gtc"
     post_only: bool = False
     reduce_only: bool = False
@@ -212,9 +299,9 @@ class AmendOrderRequest(ToolRequest):
 
     model_config = _examples({"order_id": "BTC-1", "price": "49500"})
     order_id: str = Field(min_length=1, max_length=64)
-    quantity: Quantity | None = Field(None, gt=0)
-    price: Price | None = Field(None, gt=0)
-    stop_price: Price | None = Field(None, gt=0)
+    quantity: PositiveQuantity | None = None
+    price: PositivePrice | None = None
+    stop_price: PositivePrice | None = None
     client_order_id: str | None = Field(None, pattern=CLIENT_ORDER_ID_PATTERN, description="Idempotency key.")
 
     @model_validator(mode="after")
@@ -249,7 +336,7 @@ class ClosePositionRequest(ToolRequest):
     )
     instrument: str = Field(min_length=1, max_length=64)
     type: Literal["market", "limit"] = "market"
-    price: Price | None = Field(None, gt=0)
+    price: PositivePrice | None = None
     client_order_id: str | None = Field(None, pattern=CLIENT_ORDER_ID_PATTERN)
 
     @model_validator(mode="after")

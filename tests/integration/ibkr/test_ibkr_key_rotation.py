@@ -105,6 +105,9 @@ async def test_rotation_confirm_works_without_restart_and_bad_keys_roll_back(
         )
 
     # Through the log's own query: it spans the file rotated away if the run crossed midnight.
-    actions = [record["action"] for record in own_gateway.app.state.cerbero.audit.query(AuditQuery(limit=10_000))]
+    records = own_gateway.app.state.cerbero.audit.query(AuditQuery(limit=10_000))
+    actions = [record["action"] for record in records if record.get("phase") != "intent"]
     assert actions.count("admin.ibkr.rotate_keys.confirm") == 2
+    intents = [record["action"] for record in records if record.get("phase") == "intent"]
+    assert intents.count("admin.ibkr.rotate_keys.confirm") == 2  # each written before the action
     assert "admin.ibkr.rotate_keys.abort" in actions

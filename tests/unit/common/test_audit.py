@@ -1,3 +1,4 @@
+import base64
 import hashlib
 import hmac
 import itertools
@@ -13,7 +14,10 @@ from typing import Any
 
 import pytest
 
-from cerbero_mcp.common.audit import GENESIS_HASH, AuditLog, AuditQuery
+from cerbero_mcp.common.audit import AuditLog, AuditQuery
+from cerbero_mcp.common.audit_keys import load_or_create_key
+from cerbero_mcp.common.audit_records import GENESIS_HASH
+from cerbero_mcp.common.audit_verify import Finding, VerifyResult
 
 KEY = b"k" * 32
 T0 = datetime(2025, 3, 10, 12, 0, 0, tzinfo=UTC)
@@ -32,6 +36,26 @@ class Clock:
 
 
 MakeLog = Callable[..., AuditLog]
+
+
+class HeadStore:
+    """The state store's part the log needs: the chain head, kept apart from the log."""
+
+    def __init__(self) -> None:
+        self.head: tuple[int, str] | None = None
+        self.writes = 0
+
+    def audit_head(self) -> tuple[int, str] | None:
+        return self.head
+
+    def set_audit_head(self, seq: int, last_hash: str) -> None:
+        self.head = (seq, last_hash)
+        self.writes += 1
+
+
+@pytest.fixture
+def heads() -> HeadStore:
+    return HeadStore()
 
 
 @pytest.fixture
@@ -93,6 +117,10 @@ def write_lines(path: Path, lines: list[str]) -> None:
     path.write_text("".join(f"{line}\n" for line in lines))
 
 
+def codes(result: VerifyResult) -> list[str]:
+    return [finding.code for finding in result.findings]
+
+
 def expected_hash(rec: dict[str, Any], key: bytes = KEY) -> str:
     body = {k: v for k, v in rec.items() if k != "hash"}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -114,8 +142,10 @@ def test_appended_records_form_a_verifiable_hmac_chain(make_log: MakeLog, clock:
     for rec in on_disk:
         assert rec["hash"] == expected_hash(rec)
         assert TS_FORMAT.match(rec["ts"])
+    assert [rec["seq"] for rec in on_disk] == list(range(1, 21))
     assert list(on_disk[0]) == [
         "ts",
+        "seq",
         "request_id",
         "actor",
         "bot_tag",
@@ -136,6 +166,8 @@ def test_appended_records_form_a_verifiable_hmac_chain(make_log: MakeLog, clock:
     assert result.records_checked == 20
     assert result.files_checked == ["audit.jsonl"]
     assert result.first_broken is None
+    assert result.findings == []
+    assert result.head == {"seq": 20, "hash": stored[-1]["hash"]}
     assert result.to_dict()["first_broken"] is None
 
 
@@ -159,6 +191,8 @@ def test_edited_field_is_reported_with_its_line(make_log: MakeLog, clock: Clock,
     assert (result.first_broken.file, result.first_broken.line) == ("audit.jsonl", 3)
     assert "hash mismatch" in result.first_broken.reason
     assert result.records_checked == 10
+    assert codes(result) == ["hash_mismatch"]
+    assert (result.findings[0].file, result.findings[0].line) == ("audit.jsonl", 3)
 
 
 def test_edited_params_with_a_recomputed_keyless_hash_is_reported(
@@ -191,6 +225,7 @@ def test_deleted_line_is_reported_at_the_next_record(make_log: MakeLog, clock: C
     assert result.first_broken is not None
     assert result.first_broken.line == 5
     assert "prev_hash mismatch" in result.first_broken.reason
+    assert codes(result) == ["chain_break"]
 
 
 def test_non_ascii_hash_is_reported_not_crashed_on(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
@@ -241,10 +276,19 @@ def test_records_cut_from_the_end_are_caught_by_the_running_writer(
     fill(log, clock, 5)
     write_lines(log_path, read_lines(log_path)[:3])
 
-    broken = log.verify().first_broken
+    result = log.verify()
+    broken = result.first_broken
     assert broken is not None
     assert (broken.file, broken.line) == ("audit.jsonl", 4)
     assert "deleted from the end" in broken.reason
+    assert codes(result) == ["truncated"]
+    assert result.findings[0].details["expected_seq"] == 5
+    assert result.findings[0].details["found_seq"] == 3
+
+    log.append(record(9))  # the writer sees the cut, records it in the chain and goes on from the end
+    after = log.verify()
+    assert codes(after) == ["truncated"]
+    assert [json.loads(line)["seq"] for line in read_lines(log_path)] == [1, 2, 3, 4, 5]
 
 
 def test_another_key_fails_verification(make_log: MakeLog, clock: Clock) -> None:
@@ -260,7 +304,7 @@ def test_another_key_fails_verification(make_log: MakeLog, clock: Clock) -> None
 # -- crash and restart -------------------------------------------------------------------------------
 
 
-def test_truncated_last_line_is_reported_and_the_log_still_starts(
+def test_torn_last_line_is_moved_aside_reported_once_and_the_chain_goes_on(
     make_log: MakeLog, clock: Clock, log_path: Path
 ) -> None:
     log = make_log()
@@ -271,20 +315,49 @@ def test_truncated_last_line_is_reported_and_the_log_still_starts(
     log_path.write_bytes(data[: last_line_start + 40])  # crash in the middle of the last write
 
     reopened = make_log()
-    broken = reopened.verify().first_broken
-    assert broken is not None
-    assert (broken.line, "not a JSON object" in broken.reason) == (5, True)
+    result = reopened.verify()
+    assert result.ok
+    assert codes(result) == ["torn_write_recovered"]
+    torn = result.findings[0]
+    assert (torn.severity, torn.offset, torn.details["length"]) == ("warning", last_line_start, 40)
+    side = log_path.with_name("audit.jsonl.torn")
+    entry = json.loads(side.read_text())
+    assert base64.b64decode(entry["base64"]) == data[last_line_start : last_line_start + 40]  # nothing lost
+    assert entry["offset"] == last_line_start
+    assert stat.S_IMODE(side.stat().st_mode) == 0o600
 
     new = reopened.append(record(99))
-    assert new["prev_hash"] == stored[3]["hash"]  # chained to the last intact record
-    lines = read_lines(log_path)
-    assert len(lines) == 6
-    assert json.loads(lines[5]) == new  # on its own line, not glued to the fragment
+    lines = [json.loads(line) for line in read_lines(log_path)]
+    assert lines[:4] == stored[:4]  # the fragment is gone from the live file
+    assert (lines[4]["actor"], lines[4]["action"], lines[4]["prev_hash"]) == (
+        "system",
+        "audit.torn_write_recovered",
+        stored[3]["hash"],  # chained to the last whole record
+    )
+    assert lines[5] == new
+    assert new["seq"] == 6
+    fill(reopened, clock, 2)
+    reopened.close()
 
+    again = make_log().verify()  # a restart neither re-detects nor repeats it
+    assert again.ok
+    assert again.records_checked == 8
+    assert codes(again) == ["torn_write_recovered"]
+    assert again.findings[0].offset == last_line_start
+
+
+def test_a_last_record_that_lost_only_its_newline_is_kept(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    log = make_log()
+    stored = fill(log, clock, 3)
+    log.close()
+    log_path.write_bytes(log_path.read_bytes().rstrip(b"\n"))
+
+    reopened = make_log()
+    new = reopened.append(record(9))
+    assert new["prev_hash"] == stored[-1]["hash"]
     result = reopened.verify()
-    assert result.records_checked == 6
-    assert result.first_broken is not None
-    assert result.first_broken.line == 5  # the fragment is the only problem
+    assert (result.ok, result.findings, result.records_checked) == (True, [], 4)
+    assert not log_path.with_name("audit.jsonl.torn").exists()
 
 
 def test_restart_continues_the_chain(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
@@ -309,16 +382,23 @@ def test_append_after_close_reopens_the_file(make_log: MakeLog, clock: Clock, lo
     assert log.verify().ok
 
 
-def test_live_file_moved_away_is_recreated_and_the_chain_continues(
+def test_live_file_moved_away_is_recreated_the_gap_recorded_and_the_chain_continues(
     make_log: MakeLog, clock: Clock, log_path: Path
 ) -> None:
     log = make_log()
     before = fill(log, clock, 2)
     log_path.rename(log_path.with_name("elsewhere.jsonl"))
+    assert codes(log.verify()) == ["live_file_missing"]
 
     new = log.append(record(5))
-    assert read_lines(log_path) == [json.dumps(new, separators=(",", ":"))]
-    assert new["prev_hash"] == before[-1]["hash"]
+    gap, written = (json.loads(line) for line in read_lines(log_path))
+    assert (gap["action"], gap["prev_hash"], gap["seq"]) == ("audit.gap", before[-1]["hash"], 3)
+    assert gap["params"]["code"] == "live_file_missing"
+    assert written == new
+    assert new["prev_hash"] == gap["hash"]
+    result = log.verify()
+    assert not result.ok
+    assert codes(result) == ["live_file_missing"]  # once: recorded in the chain, no longer seen at the end
 
 
 # -- rotation and retention --------------------------------------------------------------------------
@@ -524,10 +604,12 @@ def test_without_a_file_the_log_is_a_no_op(clock: Clock) -> None:
     assert not log.enabled
     assert "hash" not in stored
     assert "prev_hash" not in stored
+    assert "seq" not in stored
     assert stored["params"]["api_key"] == "***"
     assert log.query(AuditQuery()) == []
     result = log.verify()
-    assert (result.ok, result.records_checked, result.enabled) == (True, 0, False)
+    assert (result.ok, result.records_checked, result.enabled) == (False, 0, False)  # off is never "ok"
+    assert codes(result) == ["audit_disabled"]
     log.close()
 
 
@@ -576,3 +658,197 @@ async def test_aappend_writes_before_returning(make_log: MakeLog, log_path: Path
         assert (await log.averify()).ok
         assert await log.aquery(AuditQuery(limit=1)) == [stored]
         log.close()
+
+
+# -- the chain head kept apart from the log ----------------------------------------------------------
+
+
+def test_every_append_moves_the_head_after_the_record_is_written(
+    make_log: MakeLog, clock: Clock, heads: HeadStore, log_path: Path
+) -> None:
+    log = make_log(head_store=heads)
+    assert heads.head is None  # an empty log writes nothing
+    stored = fill(log, clock, 3)
+    assert heads.head == (3, stored[-1]["hash"])
+    assert heads.writes == 3
+    assert json.loads(read_lines(log_path)[-1])["seq"] == 3
+
+
+def test_a_log_cut_while_the_server_was_down_is_reported_from_the_head(
+    make_log: MakeLog, clock: Clock, heads: HeadStore, log_path: Path
+) -> None:
+    log = make_log(head_store=heads)
+    stored = fill(log, clock, 8)
+    log.close()
+    write_lines(log_path, read_lines(log_path)[:5])  # drop the last 3 lines
+
+    reopened = make_log(head_store=heads)
+    result = reopened.verify()
+    assert not result.ok
+    assert codes(result) == ["truncated"]
+    finding = result.findings[0]
+    assert (finding.details["expected_seq"], finding.details["found_seq"]) == (8, 5)
+    assert finding.details["expected_hash"] == stored[-1]["hash"]
+    assert [f.code for f in reopened.opening_findings] == ["truncated"]
+
+    new = reopened.append(record(20))
+    assert new["prev_hash"] != stored[-1]["hash"]  # goes on from the last record left, after the gap record
+    assert codes(reopened.verify()) == ["truncated"]  # still there after later appends and restarts
+    reopened.close()
+    assert codes(make_log(head_store=heads).verify()) == ["truncated"]
+
+
+def test_a_deleted_live_file_is_reported_before_and_after_the_next_start(
+    make_log: MakeLog, clock: Clock, heads: HeadStore, log_path: Path
+) -> None:
+    log = make_log(head_store=heads)
+    fill(log, clock, 416)
+    log.close()
+    log_path.unlink()
+
+    reopened = make_log(head_store=heads)  # the old code verified the next 2 records as "ok"
+    fill(reopened, clock, 2)
+    result = reopened.verify()
+    assert not result.ok
+    assert codes(result) == ["live_file_missing"]
+    gap = json.loads(read_lines(log_path)[0])
+    assert (gap["seq"], gap["params"]["expected_seq"], gap["error_code"]) == (417, 416, "AUDIT_LIVE_FILE_MISSING")
+    assert [json.loads(line)["seq"] for line in read_lines(log_path)] == [417, 418, 419]
+
+
+def test_a_deleted_live_file_without_a_restart_is_reported(
+    make_log: MakeLog, clock: Clock, heads: HeadStore, log_path: Path
+) -> None:
+    log = make_log(head_store=heads)
+    fill(log, clock, 4)
+    log_path.unlink()
+
+    missing = log.verify()
+    assert (missing.ok, codes(missing), missing.records_checked) == (False, ["live_file_missing"], 0)
+    fill(log, clock, 2)
+    assert codes(log.verify()) == ["live_file_missing"]
+
+
+def test_a_restarted_chain_after_the_previous_file_is_reported(
+    make_log: MakeLog, clock: Clock, heads: HeadStore, log_path: Path, tmp_path: Path
+) -> None:
+    log = make_log(head_store=heads)
+    fill(log, clock, 3)
+    clock.tick(days=1)
+    fill(log, clock, 2)  # rotated: audit.jsonl.2025-03-10 holds 1-3, the live file 4-5
+    log.close()
+    elsewhere = tmp_path / "fresh" / "audit.jsonl"
+    with AuditLog(elsewhere, KEY, clock=clock, fsync=False) as fresh:  # same key, a chain from scratch
+        fill(fresh, clock, 2)
+    elsewhere.replace(log_path)
+
+    result = make_log(head_store=heads).verify()
+    assert not result.ok
+    assert "chain_restarted" in codes(result)
+    restarted = next(f for f in result.findings if f.code == "chain_restarted")
+    assert (restarted.file, restarted.line) == ("audit.jsonl", 1)
+
+
+def test_a_log_replaced_by_another_chain_is_reported_against_the_head(
+    make_log: MakeLog, clock: Clock, heads: HeadStore, log_path: Path, tmp_path: Path
+) -> None:
+    log = make_log(head_store=heads)
+    fill(log, clock, 3)
+    log.close()
+    elsewhere = tmp_path / "fresh" / "audit.jsonl"
+    with AuditLog(elsewhere, KEY, clock=clock, fsync=False) as fresh:
+        fill(fresh, clock, 5, bot_tag="forged")
+    elsewhere.replace(log_path)
+
+    result = make_log(head_store=heads).verify()
+    assert codes(result) == ["chain_restarted"]
+    assert result.findings[0].details["expected_seq"] == 3
+
+
+def test_a_head_that_missed_its_last_update_is_a_warning(make_log: MakeLog, clock: Clock, heads: HeadStore) -> None:
+    log = make_log(head_store=heads)
+    stored = fill(log, clock, 4)
+    log.close()
+    heads.head = (3, stored[2]["hash"])  # a crash between the record and the head's update
+
+    reopened = make_log(head_store=heads)
+    assert [f.code for f in reopened.opening_findings] == ["head_behind"]
+    assert heads.head == (4, stored[3]["hash"])  # adopted from the log
+    assert reopened.verify().ok
+    assert reopened.append(record(9))["seq"] == 5
+
+
+def test_seq_runs_on_across_restarts_and_rotation(make_log: MakeLog, clock: Clock, heads: HeadStore) -> None:
+    first = make_log(head_store=heads)
+    fill(first, clock, 2)
+    first.close()
+    second = make_log(head_store=heads)
+    clock.tick(days=1)
+    fill(second, clock, 2)
+    assert [r["seq"] for r in second.query(AuditQuery())] == [1, 2, 3, 4]
+    assert second.verify().ok
+
+
+def test_records_written_before_seq_existed_still_verify_and_the_chain_goes_on(
+    make_log: MakeLog, clock: Clock, log_path: Path
+) -> None:
+    legacy, prev = [], GENESIS_HASH
+    for i in range(3):
+        rec = {"ts": f"2025-03-10T11:00:0{i}.000Z", **record(i), "prev_hash": prev}
+        rec["hash"] = expected_hash(rec)
+        legacy.append(rec)
+        prev = rec["hash"]
+    log_path.parent.mkdir(parents=True)
+    write_lines(log_path, [json.dumps(rec) for rec in legacy])
+
+    log = make_log()
+    new = log.append(record(3))
+    assert new["prev_hash"] == legacy[-1]["hash"]
+    result = log.verify()
+    assert (result.ok, result.records_checked) == (True, 4)
+
+
+def test_seq_edited_with_the_key_is_reported(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    log = make_log()
+    fill(log, clock, 3)
+    lines = [json.loads(line) for line in read_lines(log_path)]
+    lines[2]["seq"] = 7
+    lines[2]["hash"] = expected_hash(lines[2])
+    write_lines(log_path, [json.dumps(rec) for rec in lines])
+
+    assert "seq_mismatch" in codes(log.verify())
+
+
+def test_findings_are_capped(make_log: MakeLog, clock: Clock, log_path: Path) -> None:
+    log = make_log()
+    fill(log, clock, 1)
+    log.close()
+    with log_path.open("a") as handle:
+        handle.write("garbage\n" * 150)
+    result = make_log().verify()
+    assert len(result.findings) == 100
+    assert result.findings_omitted == 50  # 150 malformed lines; the chain itself ends at the head
+    assert all(isinstance(f, Finding) for f in result.findings)
+
+
+# -- the generated key ------------------------------------------------------------------------------
+
+
+def test_the_key_file_is_generated_once_private_and_reused(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "audit.jsonl.key"
+    key, created = load_or_create_key(path)
+    assert created
+    assert len(key) == 64
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text().strip().encode() == key
+    assert load_or_create_key(path) == (key, False)
+    assert [p.name for p in path.parent.iterdir()] == ["audit.jsonl.key"]  # no staging file left behind
+
+
+def test_a_damaged_key_file_is_refused_never_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl.key"
+    path.write_text("k3y-f8a2\n")
+    with pytest.raises(ValueError, match="empty or shorter than 32 characters") as caught:
+        load_or_create_key(path)
+    assert "k3y-f8a2" not in str(caught.value)
+    assert path.read_text() == "k3y-f8a2\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -35,6 +37,7 @@ EXPECTED = {
     errors.OrderNotFoundError: (404, "ORDER_NOT_FOUND", False),
     errors.OperationError: (502, "UPSTREAM_ERROR", False),
     errors.NotConfiguredError: (503, "NOT_CONFIGURED", False),
+    errors.AuditUnavailableError: (503, "AUDIT_UNAVAILABLE", True),
     errors.UpstreamAuthError: (502, "UPSTREAM_AUTH", False),
     errors.RateLimitError: (429, "RATE_LIMIT", True),
     errors.UpstreamError: (502, "UPSTREAM_ERROR", True),
@@ -79,11 +82,10 @@ async def raise_named(ctx: ToolContext, req: RaiseRequest) -> ToolResponse:
 
 
 @pytest.fixture
-def raiser_app() -> FastAPI:
-    """Return an app whose one tool raises any error class."""
-    return build_app(
-        Settings.from_mapping({"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET, "STATE_DB": ":memory:"}), [RAISER]
-    )
+def raiser_app(tmp_path: Path) -> FastAPI:
+    """Return an app whose one tool raises any error class (its audit and state under tmp_path)."""
+    settings = {"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET, "DATA_DIR": str(tmp_path)}
+    return build_app(Settings.from_mapping(settings), [RAISER])
 
 
 @pytest.mark.parametrize("cls", list(EXPECTED), ids=lambda c: c.__name__)

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from cerbero_mcp.common.errors import CerberoError, UpstreamError
-from cerbero_mcp.common.http import UpstreamHTTP, dumps_exact, raise_for_transport_status
+from cerbero_mcp.common.http import UpstreamHTTP, dumps_exact, mark_definite, raise_for_transport_status
 from cerbero_mcp.exchanges.base import VenueClient
 from cerbero_mcp.exchanges.deribit.errors import AUTH_EXPIRED, to_error
 from cerbero_mcp.settings import Environment, Settings
@@ -109,8 +109,12 @@ class DeribitClient(VenueClient):
             if code == AUTH_EXPIRED and method.startswith("private/"):
                 raise _TokenRejected
             if response.status == 429:
-                raise_for_transport_status(response, "deribit")  # keeps Retry-After
-            raise to_error(code, str(error.get("message", "error")), error.get("data"), http_status=response.status)
+                try:
+                    raise_for_transport_status(response, "deribit")  # keeps Retry-After
+                except CerberoError as exc:
+                    raise mark_definite(exc, write) from None
+            message = str(error.get("message", "error"))
+            raise to_error(code, message, error.get("data"), http_status=response.status, write=write)
         raise_for_transport_status(response, "deribit")
         if not isinstance(body, dict) or "result" not in body:
             raise UpstreamError(
@@ -249,6 +253,13 @@ class DeribitClient(VenueClient):
     async def private_get_order_state(self, order_id: str) -> dict[str, Any]:
         """private/get_order_state."""
         result: dict[str, Any] = await self.call("private/get_order_state", {"order_id": order_id})
+        return result
+
+    async def private_get_order_state_by_label(self, currency: str, label: str) -> list[dict[str, Any]]:
+        """private/get_order_state_by_label."""
+        result: list[dict[str, Any]] = await self.call(
+            "private/get_order_state_by_label", {"currency": currency, "label": label}
+        )
         return result
 
     async def private_buy(self, params: dict[str, Any]) -> dict[str, Any]:

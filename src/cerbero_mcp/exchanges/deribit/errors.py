@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cerbero_mcp.common import errors
+from cerbero_mcp.common.http import mark_definite
 from cerbero_mcp.exchanges.base import ErrorTable
 
 # Codes from the Deribit v2 clients and legacy docs (see shared/reference/upstreams.md); the table on
@@ -20,6 +21,12 @@ EXACT: dict[int | str, type[errors.CerberoError]] = {
     13032: errors.InvalidOrderError,  # non_unique_order_label
     -32602: errors.InvalidInputError,  # Invalid params
     -32601: errors.InvalidInputError,  # Method not found
+    # Deribit's own words for "something failed, no information": the request may have been acted
+    # on, so after a write they are not definite refusals (UpstreamError is never one).
+    10001: errors.UpstreamError,  # error
+    11031: errors.UpstreamError,  # other_error
+    11094: errors.UpstreamError,  # internal_server_error
+    13008: errors.UpstreamError,  # request_failed
 }
 # Order-validation messages Deribit returns under generic codes.
 BROAD: dict[str, type[errors.CerberoError]] = {
@@ -40,11 +47,13 @@ TABLE = ErrorTable("deribit", exact=EXACT, broad=BROAD)
 AUTH_EXPIRED = 13009
 
 
-def to_error(code: int, message: str, data: Any = None, *, http_status: int | None = None) -> errors.CerberoError:
+def to_error(
+    code: int, message: str, data: Any = None, *, http_status: int | None = None, write: bool = False
+) -> errors.CerberoError:
     """Return the common error for a Deribit error object (its `data` reason is quoted, not matched)."""
     details: dict[str, Any] = {"venue_code": code}
     reason = ""
     if isinstance(data, dict):
         reason = str(data.get("reason") or data.get("param") or "")
         details["venue_data"] = {k: v for k, v in data.items() if k in ("reason", "param")}
-    return TABLE.error(message, code=code, status=http_status, note=reason, details=details)
+    return mark_definite(TABLE.error(message, code=code, status=http_status, note=reason, details=details), write)

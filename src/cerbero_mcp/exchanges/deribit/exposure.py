@@ -79,3 +79,23 @@ async def combo_legs(ctx: ToolContext, req: s.ComboOrderRequest) -> list[Leg]:
         )
         for leg in req.legs
     ]
+
+
+async def lookup(ctx: ToolContext, client_order_id: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Find the order a write labelled `client_order_id` placed (private/get_order_state_by_label)."""
+    client: DeribitClient = await ctx.client()
+    legs = params.get("legs")
+    instrument = params.get("instrument") or (legs[0].get("instrument") if isinstance(legs, list) and legs else None)
+    if not instrument:
+        return None
+    currency = _currency(await client.instrument(str(instrument)))
+    found = await client.private_get_order_state_by_label(currency, client_order_id)
+    if not found:
+        return None
+    order = to_order(found[-1])
+    return {
+        "order_id": order.order_id,
+        "instrument": order.instrument,
+        "status": order.status,
+        "filled_quantity": str(order.filled_quantity),
+    }

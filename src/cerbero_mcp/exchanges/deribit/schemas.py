@@ -12,7 +12,15 @@ from pydantic.config import JsonDict
 
 from cerbero_mcp.common.clock import utcnow
 from cerbero_mcp.exchanges.deribit.expiries import expiry_code, next_quarterly
-from cerbero_mcp.exchanges.vocabulary import CLIENT_ORDER_ID_PATTERN, OrderResult, Side, TimeInForce
+from cerbero_mcp.exchanges.vocabulary import (
+    CLIENT_ORDER_ID_PATTERN,
+    NonNegativePrice,
+    OrderResult,
+    PositiveQuantity,
+    Price,
+    Side,
+    TimeInForce,
+)
 from cerbero_mcp.tooling import ToolRequest, ToolResponse
 
 Currency = Literal["BTC", "ETH", "USDC"]
@@ -380,8 +388,8 @@ class PayoffLeg(BaseModel):
     model_config = ConfigDict(extra="forbid")
     instrument: str = Field(min_length=1, max_length=64)
     side: Side
-    quantity: Decimal = Field(gt=0)
-    price: Decimal | None = Field(None, ge=0, description="Entry premium per unit in the quote (default: mark).")
+    quantity: PositiveQuantity
+    price: NonNegativePrice | None = Field(None, description="Entry premium per unit in the quote (default: mark).")
 
 
 class SpreadPayoffRequest(ToolRequest):
@@ -413,7 +421,7 @@ class ComboLeg(BaseModel):
     model_config = ConfigDict(extra="forbid")
     instrument: str = Field(min_length=1, max_length=64)
     side: Side
-    quantity: Decimal = Field(gt=0)
+    quantity: PositiveQuantity
 
 
 class ComboOrderRequest(ToolRequest):
@@ -424,9 +432,9 @@ class ComboOrderRequest(ToolRequest):
     )
     legs: list[ComboLeg] = Field(min_length=2, max_length=4)
     side: Side
-    quantity: Decimal = Field(gt=0)
+    quantity: PositiveQuantity
     type: Literal["market", "limit"] = "market"
-    price: Decimal | None = None
+    price: Price | None = None  # a combo may be priced at a credit (negative)
     client_order_id: str | None = Field(None, pattern=CLIENT_ORDER_ID_PATTERN)
 
     @model_validator(mode="after")

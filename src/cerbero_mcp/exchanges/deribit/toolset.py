@@ -15,6 +15,7 @@ TOOLS = ToolSet(
     description="Deribit: BTC/ETH perpetuals, dated futures and options (API v2, JSON-RPC).",
     client_factory=DeribitClient.build,
     book=exposure.book,
+    lookup=exposure.lookup,
 )
 
 

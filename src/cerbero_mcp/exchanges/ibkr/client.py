@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from cerbero_mcp.common.errors import CerberoError, InvalidInputError, UpstreamAuthError, UpstreamError
-from cerbero_mcp.common.http import UpstreamHTTP, raise_for_transport_status
+from cerbero_mcp.common.http import UpstreamHTTP, mark_definite, raise_for_transport_status
 from cerbero_mcp.exchanges.base import VenueClient
 from cerbero_mcp.exchanges.ibkr.errors import refused_question, to_error
 from cerbero_mcp.exchanges.ibkr.key_rotation import rotated_values
@@ -163,15 +163,18 @@ class IbkrClient(VenueClient):
                 continue
             if response.status == 401:
                 raise UpstreamAuthError("ibkr refused the signed request twice (401)", details={"venue": "ibkr"})
-            raise_for_transport_status(response, "ibkr")
+            try:
+                raise_for_transport_status(response, "ibkr")
+            except CerberoError as exc:
+                raise mark_definite(exc, write) from None
             body = response.json(exact=True) if response.body.strip() else None
             if isinstance(body, dict) and isinstance(body.get("error"), str):
                 text = body["error"].lower()
                 if attempt == 1 and await self._recover(text, path):
                     continue
-                raise to_error(body["error"], status=response.status)
+                raise mark_definite(to_error(body["error"], status=response.status), write)
             if response.status >= 400:
-                raise to_error(f"HTTP {response.status}", status=response.status)
+                raise mark_definite(to_error(f"HTTP {response.status}", status=response.status), write)
             return body
         raise AssertionError("unreachable")
 
@@ -405,11 +408,12 @@ class IbkrClient(VenueClient):
                 raise UpstreamError("ibkr answered an order without a result", details={"venue": "ibkr"})
             first = answer[0]
             if isinstance(first.get("error"), str):
-                raise to_error(first["error"])
+                raise mark_definite(to_error(first["error"]), write=True)  # IBKR's answer to the order itself
             if "id" in first and "message" in first and "order_id" not in first:
                 messages = [str(m) for m in first.get("message") or []]
                 refused = refused_question(messages, [str(m) for m in first.get("messageIds") or []])
                 if refused is not None:
+                    refused.definite = True  # not confirmed: IBKR places nothing until it is
                     raise refused
                 answer = await self.call(
                     "POST", f"/iserver/reply/{first['id']}", json_body={"confirmed": True}, write=True

@@ -106,3 +106,18 @@ async def oto_legs(ctx: ToolContext, req: s.OtoRequest) -> list[Leg]:
     trigger, child = req.trigger, req.child
     exits = child.instrument == trigger.instrument and child.side != trigger.side and child.quantity <= trigger.quantity
     return [simple_leg(trigger), simple_leg(child, reduce_only=exits)]
+
+
+async def lookup(ctx: ToolContext, client_order_id: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Find the working or recent order whose cOID is `client_order_id` (GET /iserver/account/orders)."""
+    client: IbkrClient = await ctx.client()
+    for row in await client.live_orders():
+        order = to_order(row)
+        if order.client_order_id == client_order_id:
+            return {
+                "order_id": order.order_id,
+                "instrument": order.instrument,
+                "status": order.status,
+                "filled_quantity": str(order.filled_quantity),
+            }
+    return None

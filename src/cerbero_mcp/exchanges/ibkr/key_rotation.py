@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from cerbero_mcp.admin import AdminDep, StateDep, audit_admin_action
+from cerbero_mcp.admin import AdminDep, StateDep, admin_intent, audit_admin_action
 from cerbero_mcp.common.errors import CerberoError, InvalidInputError, NotConfiguredError, UpstreamAuthError
 from cerbero_mcp.common.http import UpstreamHTTP
 from cerbero_mcp.exchanges.ibkr.oauth import OAuthCredentials, OAuthSigner
@@ -168,7 +167,7 @@ SECURITY: dict[str, Any] = {"security": [{"BearerAuth": []}]}
 @router.post("/rotate-keys/start", operation_id="admin-ibkr-rotate-start", openapi_extra=SECURITY)
 async def rotate_start(request: Request, env: EnvQuery, state: StateDep, actor: AdminDep) -> dict[str, Any]:
     """Generate new signature and encryption key pairs beside the current ones; return the public keys."""
-    started = time.perf_counter()
+    started = await admin_intent(request, state, "ibkr.rotate_keys.start", target=env, params={"env": env})
     paths = key_paths(state.settings, env)
     public = start(paths)
     await audit_admin_action(
@@ -188,7 +187,7 @@ async def rotate_confirm(
     request: Request, env: EnvQuery, body: ConfirmRequest, state: StateDep, actor: AdminDep
 ) -> dict[str, Any]:
     """Swap the staged keys in, prove them by minting an LST, and roll back automatically if that fails."""
-    started = time.perf_counter()
+    started = await admin_intent(request, state, "ibkr.rotate_keys.confirm", target=env, params={"env": env})
     settings = state.settings
     paths = key_paths(settings, env)
     swap_in(paths)
@@ -234,7 +233,7 @@ async def rotate_confirm(
 @router.post("/rotate-keys/abort", operation_id="admin-ibkr-rotate-abort", openapi_extra=SECURITY)
 async def rotate_abort(request: Request, env: EnvQuery, state: StateDep, actor: AdminDep) -> dict[str, Any]:
     """Remove staged keys."""
-    started = time.perf_counter()
+    started = await admin_intent(request, state, "ibkr.rotate_keys.abort", target=env, params={"env": env})
     removed = abort(key_paths(state.settings, env))
     await audit_admin_action(
         request, state, "ibkr.rotate_keys.abort", target=env, params={"env": env}, outcome="ok", started=started
@@ -245,7 +244,7 @@ async def rotate_abort(request: Request, env: EnvQuery, state: StateDep, actor: 
 @router.post("/health", operation_id="admin-ibkr-health", openapi_extra=SECURITY)
 async def ibkr_health(request: Request, env: EnvQuery, state: StateDep, actor: AdminDep) -> dict[str, Any]:
     """Mint a live session token and call /tickle with it."""
-    started = time.perf_counter()
+    started = await admin_intent(request, state, "ibkr.health", target=env, params={"env": env})
     client = await state.registry.get("ibkr", env)
     signer = client.require_signer()
     token = await signer.mint()

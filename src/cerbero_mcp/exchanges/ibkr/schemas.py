@@ -71,7 +71,7 @@ class IbkrPlaceOrderRequest(v.PlaceOrderRequest):
         {"instrument": "AAPL", "side": "buy", "type": "market", "quantity": "1"},
     )
     type: IbkrOrderType = "limit"  # type: ignore[assignment]
-    trailing_amount: Decimal | None = Field(None, gt=0, description="Trailing distance (trailing types only).")
+    trailing_amount: v.PositivePrice | None = Field(None, description="Trailing distance (trailing types only).")
     outside_rth: bool = Field(False, description="Allow filling outside regular trading hours.")
 
     @model_validator(mode="after")
@@ -276,11 +276,11 @@ class BracketRequest(ToolRequest):
     )
     instrument: str = Field(min_length=1, max_length=64)
     side: v.Side
-    quantity: Decimal = Field(gt=0)
+    quantity: v.PositiveQuantity
     entry_type: Literal["market", "limit"] = "limit"
-    entry_price: Decimal | None = Field(None, gt=0)
-    take_profit_price: Decimal = Field(gt=0)
-    stop_loss_price: Decimal = Field(gt=0)
+    entry_price: v.PositivePrice | None = None
+    take_profit_price: v.PositivePrice
+    stop_loss_price: v.PositivePrice
     time_in_force: Literal["gtc", "day"] = "gtc"
     client_order_id: str = Field(pattern=v.CLIENT_ORDER_ID_PATTERN, description="The parent's cOID (required).")
 
@@ -304,9 +304,9 @@ class SimpleOrder(BaseModel):
     instrument: str = Field(min_length=1, max_length=64)
     side: v.Side
     type: Literal["market", "limit", "stop_market", "stop_limit"] = "limit"
-    quantity: Decimal = Field(gt=0)
-    price: Decimal | None = Field(None, gt=0)
-    stop_price: Decimal | None = Field(None, gt=0)
+    quantity: v.PositiveQuantity
+    price: v.PositivePrice | None = None
+    stop_price: v.PositivePrice | None = None
     client_order_id: str | None = Field(None, pattern=v.CLIENT_ORDER_ID_PATTERN)
 
 

@@ -12,6 +12,7 @@ TOOLS = ToolSet(
     client_factory=IbkrClient.build,
     admin_router=key_rotation.router,
     book=exposure.book,
+    lookup=exposure.lookup,
 )
 
 
