@@ -2,7 +2,9 @@
 # Every check: the locked environment, lint, format, types, the generated .env.example, the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+# uv from PATH, else installed into .uv/ by scripts/uv.sh (works on Debian's externally managed Python).
+bash scripts/uv.sh --version >/dev/null
+export PATH="$PWD/.uv/bin:$PATH"
 uv sync --frozen
 uv run ruff check src tests scripts
 uv run ruff format --check src tests scripts

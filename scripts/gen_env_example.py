@@ -24,6 +24,7 @@ PLATFORM_SECTION_BY_PREFIX = (
     ("ready_", "health and MCP"),
     ("state_db", "write safety"),
     ("upstream_", "upstream transport"),
+    ("max_body_bytes", "HTTP limits"),
 )
 
 

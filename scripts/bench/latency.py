@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from cerbero_mcp.common.http import UpstreamHTTP
 from cerbero_mcp.server import build_app
+from cerbero_mcp.serving import uvicorn_config
 from cerbero_mcp.settings import Settings
 from cerbero_mcp.simulators.deribit.simulator import build_app as build_simulator
 from cerbero_mcp.simulators.engine.clock import SystemClock
@@ -63,9 +64,12 @@ def serve_gateway(port: int, upstream: str) -> None:
             "DERIBIT_URL_TESTNET": f"{upstream}/api/v2",
             "DERIBIT_CLIENT_ID_TESTNET": CREDENTIALS["client_id"],
             "DERIBIT_CLIENT_SECRET_TESTNET": CREDENTIALS["client_secret"],
+            "PORT": str(port),
+            "LOG_LEVEL": "WARNING",
         }
     )
-    uvicorn.run(build_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # The production server configuration (h11 with the header deadline, limits), as `cerbero-mcp` runs it.
+    uvicorn.Server(uvicorn_config(build_app(settings), settings)).run()
 
 
 def serve_bare_proxy(port: int, upstream: str) -> None:

@@ -39,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_demo(settings)
         settings.check_serving()
+        # A real server never reads the demo's simulated orders or kill-switch state.
+        from cerbero_mcp.demo import refuse_demo_state
+
+        refuse_demo_state(settings)
     except ConfigError as exc:
         print(f"cerbero-mcp: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -1,9 +1,9 @@
 """Bearer token → environment, and the X-Bot-Tag rule, as one ASGI middleware.
 
-    /health, /health/ready, /metrics, /openapi.json, /apidocs…   open
-    /mcp-<venue>/…, /mcp                                         TESTNET_TOKEN | MAINNET_TOKEN, X-Bot-Tag
-    /admin/…                                                     any valid token (writes check ADMIN_TOKEN)
-    anything else                                                any valid token (then 404)
+    /, /health, /health/ready, /metrics, /openapi.json, /apidocs…   open
+    /mcp-<venue>/…, /mcp                                            TESTNET_TOKEN | MAINNET_TOKEN, X-Bot-Tag
+    /admin/…                                                        any valid token (writes check ADMIN_TOKEN)
+    anything else                                                   any valid token (then 404)
 
 The environment lands in `request.state.environment`; the actor (`testnet`, `mainnet`, `admin`) in
 `request.state.actor`. Tokens are compared with `secrets.compare_digest`, every candidate each time.
@@ -20,7 +20,7 @@ from cerbero_mcp.common.errors import BadRequestError, CerberoError, Unauthorize
 from cerbero_mcp.responses import send_error
 from cerbero_mcp.settings import Settings
 
-OPEN_PATHS = frozenset({"/health", "/health/ready", "/metrics", "/openapi.json", "/apidocs"})
+OPEN_PATHS = frozenset({"/", "/health", "/health/ready", "/metrics", "/openapi.json", "/apidocs"})
 OPEN_PREFIXES = ("/apidocs/",)
 BOT_TAG = re.compile(r"^[\x20-\x7e]{1,64}$")
 

@@ -18,11 +18,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from cerbero_mcp.common.errors import InvalidInputError, NotConfiguredError
 from cerbero_mcp.settings import Environment, Settings
@@ -46,10 +54,84 @@ class ToolRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def decimal_text(value: Decimal) -> str:
+    """Return a Decimal in plain positional notation, trailing zeros stripped (`1E+2` → `100`, `-0` → `0`)."""
+    if not value.is_finite():
+        return str(value)
+    text = format(value.normalize(), "f")
+    return "0" if text in ("0", "-0") else text
+
+
+def timestamp_text(value: datetime) -> str:
+    """Return a datetime as ISO 8601 UTC with milliseconds and a Z (a naive one is taken as UTC)."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def wire_form(value: Any) -> Any:
+    """Return python-mode response data with every Decimal and datetime (nested, in dicts too) in wire form."""
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, datetime):
+        return timestamp_text(value)
+    if isinstance(value, dict):
+        return {key: wire_form(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [wire_form(item) for item in value]
+    return value
+
+
+def _serialize_response(self: BaseModel, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+    data = handler(self)
+    if not info.mode_is_json():
+        return data
+    # JSON mode has already turned Decimals into strings ("1E+2"): re-dump in python mode, then format.
+    python = self.model_dump(
+        mode="python",
+        include=info.include,  # type: ignore[arg-type]  # the same include/exclude pydantic was given
+        exclude=info.exclude,  # type: ignore[arg-type]
+        by_alias=bool(info.by_alias),
+        exclude_unset=info.exclude_unset,
+        exclude_defaults=info.exclude_defaults,
+        exclude_none=info.exclude_none,
+    )
+    return wire_form(python)
+
+
+# No return annotation: pydantic then keeps each response model's own serialization schema (OpenAPI).
+del _serialize_response.__annotations__["return"]
+
+
 class ToolResponse(BaseModel):
-    """Base of every tool's response model: says when its data was observed."""
+    """Base of every tool's response model: says when its data was observed.
+
+    One serializer writes every response on every transport: a Decimal in plain positional notation
+    with trailing zeros stripped (`"100"`, `"0.000000000417"`), a datetime as ISO 8601 UTC with
+    milliseconds and `Z`, also inside nested models and free-form `info` dicts.
+    """
 
     data_timestamp: datetime = Field(description="When the venue data in this response was observed (UTC).")
+
+    _wire_form = model_serializer(mode="wrap")(_serialize_response)
+
+
+class ErrorBody(BaseModel):
+    """The `error` object of the envelope."""
+
+    type: str = Field(description="The error class, e.g. InvalidInputError.")
+    code: str = Field(description="Stable machine-readable code, e.g. INVALID_INPUT, KILL_SWITCH_ENGAGED.")
+    message: str = Field(description="What went wrong, for a human.")
+    retryable: bool = Field(description="Whether the same call may succeed later unchanged.")
+    suggested_fix: str | None = Field(None, description="What to change before calling again.")
+    details: dict[str, Any] | None = Field(None, description="Machine-readable specifics (e.g. field errors).")
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer of every tool: `{"error": {...}, "request_id", "data_timestamp"}`."""
+
+    error: ErrorBody
+    request_id: str | None = Field(description="The X-Request-Id of the call (also in the response header).")
+    data_timestamp: str = Field(description="When the error was answered: ISO 8601 UTC with milliseconds and Z.")
 
 
 # --- what a write does to risk -------------------------------------------------------------------

@@ -15,21 +15,36 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from cerbero_mcp import __version__
 from cerbero_mcp.app_state import AppState
-from cerbero_mcp.common.errors import CerberoError, NotFoundError, UnhandledError
-from cerbero_mcp.responses import error_envelope
+from cerbero_mcp.common.errors import (
+    BadRequestError,
+    CerberoError,
+    ForbiddenError,
+    NotFoundError,
+    RateLimitError,
+    UnhandledError,
+)
+from cerbero_mcp.http_limits import StreamSlots
+from cerbero_mcp.responses import error_body, error_envelope, send_error
 from cerbero_mcp.tooling import ToolSpec, execute_tool, tool_context
+from cerbero_mcp.write_pipeline import REPLAY_HEADER
 
 error_log = logging.getLogger("mcp.error")
+REPLAY_NOTE = (
+    "idempotent replay: this is the stored answer of an earlier call with the same client_order_id;"
+    " nothing was sent to the venue this time"
+)
 INSTRUCTIONS = (
     "Trading tools for several venues. Tool names are <venue>_<tool>. The bearer token of the HTTP "
     "request picks testnet or mainnet. Prices and sizes are decimal strings or numbers in the venue's "
@@ -98,19 +113,35 @@ class MCPEndpoint:
             on_call_tool=self._on_call_tool,
         )
         self._manager: StreamableHTTPSessionManager | None = None
+        self.streams = StreamSlots(state.settings.mcp_max_streams, state.settings.mcp_max_streams_per_token)
 
     def _security(self) -> TransportSecuritySettings:
+        # Host and Origin are checked by `_refusal` (a port-less Host matches `name:*`, refusals are
+        # the error envelope); the SDK's own check would answer 421/403 in plain text, so it is off.
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+
+    def _refusal(self, headers: Headers) -> tuple[int, CerberoError] | None:
+        """Return (status, error) when Host or Origin is not allowed on /mcp (the DNS-rebinding check)."""
         settings = self.state.settings
-        hosts = [h.strip() for h in settings.mcp_allowed_hosts.split(",") if h.strip()]
-        origins = [o.strip() for o in settings.mcp_allowed_origins.split(",") if o.strip()]
-        if "*" in hosts:
-            # Behind a proxy that already pins the Host (Traefik rule), the check can be left to it.
-            return TransportSecuritySettings(enable_dns_rebinding_protection=False)
-        return TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=hosts,
-            allowed_origins=["*"] if "*" in origins else origins,
-        )
+        hosts = _split(settings.mcp_allowed_hosts)
+        host = headers.get("host", "")
+        if "*" not in hosts and not any(host_matches(host, pattern) for pattern in hosts):
+            suggested = ",".join([*hosts, f"{split_host(host)[0] or '<your host>'}:*"])
+            return 421, BadRequestError(
+                f"Host {host!r} is not allowed on /mcp (MCP_ALLOWED_HOSTS={settings.mcp_allowed_hosts})",
+                suggested_fix=f"add the public host to MCP_ALLOWED_HOSTS, e.g. MCP_ALLOWED_HOSTS={suggested}"
+                " (or * behind a proxy that already pins the Host)",
+                details={"setting": "MCP_ALLOWED_HOSTS", "host": host},
+            )
+        origins = _split(settings.mcp_allowed_origins)
+        origin = headers.get("origin")
+        if origin and "*" not in origins and not any(origin_matches(origin, pattern) for pattern in origins):
+            return 403, ForbiddenError(
+                f"Origin {origin!r} is not allowed on /mcp (MCP_ALLOWED_ORIGINS={settings.mcp_allowed_origins})",
+                suggested_fix=f"add it to MCP_ALLOWED_ORIGINS, e.g. MCP_ALLOWED_ORIGINS={origin}",
+                details={"setting": "MCP_ALLOWED_ORIGINS", "origin": origin},
+            )
+        return None
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -130,7 +161,44 @@ class MCPEndpoint:
         """Hand the HTTP request to the MCP session manager."""
         if self._manager is None:
             raise RuntimeError("the MCP endpoint is served only while the app's lifespan runs")
+        refusal = self._refusal(Headers(scope=scope)) if scope["type"] == "http" else None
+        if refusal is not None:
+            status, error = refusal
+            await _send_refusal(send, status, error, scope.get("state", {}).get("request_id"))
+            return
+        if scope["type"] == "http" and scope["method"] == "GET":
+            await self._serve_stream(self._manager, scope, receive, send)
+            return
         await self._manager.handle_request(scope, receive, send)
+
+    async def _serve_stream(
+        self, manager: StreamableHTTPSessionManager, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Serve a GET /mcp event stream within the per-server and per-token caps and its maximum lifetime."""
+        settings = self.state.settings
+        state = scope.get("state", {})
+        token = str(state.get("actor") or "anonymous")
+        refused = self.streams.acquire(token)
+        if refused is not None:
+            error = RateLimitError(refused, suggested_fix="close an open GET /mcp stream, or retry later")
+            await send_error(send, error, state.get("request_id"))
+            return
+        started = ended = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started, ended
+            started = started or message["type"] == "http.response.start"
+            ended = ended or (message["type"] == "http.response.body" and not message.get("more_body", False))
+            await send(message)
+
+        try:
+            # An idle stream would otherwise hold a connection (and a slot) for as long as the client likes.
+            with anyio.move_on_after(settings.mcp_stream_max_lifetime_s):
+                await manager.handle_request(scope, receive, tracking_send)
+            if started and not ended:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            self.streams.release(token)
 
     async def _on_list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -160,10 +228,54 @@ class MCPEndpoint:
             error_log.exception("unhandled error in MCP tool %s", params.name)
             return _error_result(UnhandledError("internal error; the request id identifies it"), request_id)
         payload = result.model_dump(mode="json")
-        return types.CallToolResult(
-            content=[types.TextContent(text=json.dumps(payload, separators=(",", ":")))],
-            structured_content=payload,
-        )
+        content = [types.TextContent(text=json.dumps(payload, separators=(",", ":")))]
+        if call.response_headers.get(REPLAY_HEADER) == "true":
+            # What REST says with `Idempotent-Replay: true`: the stored answer of an earlier call, no venue call.
+            content.append(types.TextContent(text=REPLAY_NOTE))
+            return types.CallToolResult(content=content, structured_content=payload, _meta={"idempotent_replay": True})
+        return types.CallToolResult(content=content, structured_content=payload)
+
+
+def _split(values: str) -> list[str]:
+    return [value.strip() for value in values.split(",") if value.strip()]
+
+
+def split_host(host: str) -> tuple[str, str | None]:
+    """Split `name[:port]` (or `[v6]:port`) into the lower-cased name and the port, if any."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        return name + "]", rest[1:] if rest.startswith(":") else None
+    name, colon, port = host.rpartition(":")
+    if colon and (port.isdigit() or port == "*") and ":" not in name:
+        return name, port
+    return host, None
+
+
+def host_matches(host: str, pattern: str) -> bool:
+    """Return whether Host `host` matches `name`, `name:*` (any port or none) or `name:port`."""
+    name, port = split_host(host)
+    want_name, want_port = split_host(pattern)
+    if not name or name != want_name:
+        return False
+    if want_port in (None, "*"):
+        return True
+    # An explicit port also matches a Host without one when it is the scheme's default (behind TLS: 443).
+    return port == want_port or (port is None and want_port in ("80", "443"))
+
+
+def origin_matches(origin: str, pattern: str) -> bool:
+    """Return whether Origin `scheme://host[:port]` matches `pattern`, port-less as host_matches does."""
+    scheme, sep, rest = origin.strip().lower().partition("://")
+    want_scheme, want_sep, want_rest = pattern.strip().lower().partition("://")
+    return bool(sep and want_sep) and scheme == want_scheme and host_matches(rest.rstrip("/"), want_rest.rstrip("/"))
+
+
+async def _send_refusal(send: Send, status: int, error: CerberoError, request_id: str | None) -> None:
+    body = error_body(error, request_id)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _error_result(error: CerberoError, request_id: str | None) -> types.CallToolResult:

@@ -19,6 +19,15 @@ request_log = logging.getLogger("mcp.request")
 error_log = logging.getLogger("mcp.error")
 TOOL_PATH = re.compile(r"^/mcp-([a-z0-9_]+)/tools/([a-z0-9_]+)$")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# Longest value of any one field of the request log line: a client's 8 MB User-Agent stays a short line.
+MAX_LOGGED_CHARS = 256
+
+
+def bounded(value: str | None, limit: int = MAX_LOGGED_CHARS) -> str | None:
+    """Return `value` cut to `limit` characters with a marker saying how many were dropped."""
+    if value is None or len(value) <= limit:
+        return value
+    return f"{value[:limit]}…[+{len(value) - limit} chars]"
 
 
 class RequestContextMiddleware:
@@ -59,7 +68,9 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception:
-            error_log.exception("unhandled error on %s %s request_id=%s", scope["method"], scope["path"], request_id)
+            error_log.exception(
+                "unhandled error on %s %s request_id=%s", bounded(scope["method"]), bounded(scope["path"]), request_id
+            )
             if not response_started[0]:
                 await send_error(
                     send_with_headers,
@@ -80,17 +91,18 @@ class RequestContextMiddleware:
             self.metrics.observe(venue, tool, status, elapsed)
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         client = scope.get("client")
+        # Every text field is bounded: any of them may come from an unauthenticated client.
         fields = {
-            "request_id": request_id,
-            "method": scope["method"],
-            "path": path,
+            "request_id": bounded(request_id),
+            "method": bounded(scope["method"]),
+            "path": bounded(path),
             "status_code": status,
             "duration_ms": round(elapsed * 1000, 3),
-            "actor": state.get("actor"),
-            "bot_tag": state.get("bot_tag"),
-            "exchange": venue,
-            "tool": tool,
-            "client_ip": client[0] if client else None,
-            "user_agent": header(headers, b"user-agent"),
+            "actor": bounded(state.get("actor")),
+            "bot_tag": bounded(state.get("bot_tag")),
+            "exchange": bounded(venue),
+            "tool": bounded(tool),
+            "client_ip": bounded(client[0] if client else None),
+            "user_agent": bounded(header(headers, b"user-agent")),
         }
         request_log.info("request", extra={"fields": fields})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import glob
 import logging
 import os
 import stat
@@ -21,11 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from cerbero_mcp import __version__, admin
+from cerbero_mcp.apidocs import add_apidocs
 from cerbero_mcp.app_state import AppState
 from cerbero_mcp.auth import AuthMiddleware
 from cerbero_mcp.client_registry import ClientRegistry, ProbeableClient
 from cerbero_mcp.common.audit import AuditLog
-from cerbero_mcp.common.audit_keys import key_file_for, load_or_create_key
+from cerbero_mcp.common.audit_keys import KEY_FILE_SUFFIX, key_file_for, load_or_create_key
 from cerbero_mcp.common.errors import (
     BadRequestError,
     CerberoError,
@@ -34,14 +36,18 @@ from cerbero_mcp.common.errors import (
     NotFoundError,
     UnauthorizedError,
 )
+from cerbero_mcp.common.private_files import loose_mode
+from cerbero_mcp.common.redaction import redact_url
+from cerbero_mcp.contracts import ErrorEnvelope
 from cerbero_mcp.gates import KillSwitchGate, LeverageCapGate, LimitsGate
+from cerbero_mcp.http_limits import BodyLimitMiddleware
 from cerbero_mcp.limits import OrderLimits
 from cerbero_mcp.mcp_endpoint import MCPEndpoint
 from cerbero_mcp.metrics import Metrics
 from cerbero_mcp.middleware import RequestContextMiddleware
 from cerbero_mcp.recovery import reconcile, recover_after_restart
 from cerbero_mcp.responses import error_envelope, now_iso
-from cerbero_mcp.settings import ConfigError, Settings
+from cerbero_mcp.settings import ENVIRONMENTS, ConfigError, Settings
 from cerbero_mcp.state_store import SqliteStateStore, StateStore, StoreNotWritableError
 from cerbero_mcp.tooling import ToolSet, invalid_input, make_router
 from cerbero_mcp.write_pipeline import Idempotency, WritePipeline
@@ -103,7 +109,7 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        for line in sink_lines:
+        for line in [*venue_lines(settings), *sink_lines]:
             startup_log.log(line.level, line.message, extra={"fields": line.fields})
         recovery = await recover_after_restart(state.pipeline, state_store, settings.idempotency_ttl_s)
         lookups = {t.venue: t.lookup for t in state.toolsets if t.lookup is not None}
@@ -124,11 +130,11 @@ def build_app(
         title="Cerbero MCP",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/apidocs",
+        docs_url=None,  # served by add_apidocs, with its assets on this gateway (no CDN)
         redoc_url=None,
-        swagger_ui_parameters=SWAGGER_UI,
         lifespan=lifespan,
     )
+    add_apidocs(app, SWAGGER_UI)
     app.state.cerbero = state
     for toolset in toolsets:
         app.include_router(make_router(toolset))
@@ -136,12 +142,14 @@ def build_app(
             app.include_router(toolset.admin_router)
     app.include_router(admin.router)
     _add_health_routes(app, state)
+    _add_root_route(app)
     app.router.routes.append(Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False))
     _add_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     known = {(spec.venue, spec.name) for spec in state.tool_specs()}
     # Added last = outermost: the request id exists before auth answers anything.
     app.add_middleware(AuthMiddleware, settings=settings)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=state.metrics, known_tools=known)
     return app
 
@@ -168,11 +176,29 @@ async def engage_on_start(state: AppState, store: StateStore) -> None:
 
 @dataclass(frozen=True)
 class StartupLine:
-    """One start-up log line about a sink or store: where it is and whether it is writable."""
+    """One start-up log line about a venue, a sink or a store (names and paths, never secret values)."""
 
     level: int
     message: str
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+def venue_lines(settings: Settings) -> list[StartupLine]:
+    """Describe each venue and environment: configured or the variables it misses, and its URL (userinfo masked)."""
+    lines = []
+    for venue in settings.venue_declarations:
+        for env in ENVIRONMENTS:
+            missing = settings.missing_credentials(venue, env)
+            url = redact_url(settings.venue_url(venue, env))
+            state = "configured" if not missing else f"NOT configured (public tools only; set {', '.join(missing)})"
+            lines.append(
+                StartupLine(
+                    logging.INFO,
+                    f"venue {venue} {env}: {state}; URL {url}",
+                    {"venue": venue, "environment": env, "configured": not missing, "missing": missing, "url": url},
+                )
+            )
+    return lines
 
 
 def open_sinks(
@@ -186,10 +212,12 @@ def open_sinks(
     if store is None:
         store = _open_state_db(settings.state_db)
         owned = True
+        db = settings.state_db
+        loose = {} if str(db) == ":memory:" else _loose_files([db, *(Path(f"{db}{end}") for end in ("-wal", "-shm"))])
         state_line = StartupLine(
-            logging.INFO,
-            f"state DB: {_shown(settings.state_db)} (writable)",
-            {"sink": "state_db", "path": _shown(settings.state_db), "writable": True},
+            logging.WARNING if loose else logging.INFO,
+            f"state DB: {_shown(db)} (writable){_loose_note(loose)}",
+            {"sink": "state_db", "path": _shown(db), "writable": True, "loose_modes": loose},
         )
     else:
         owned = False
@@ -261,10 +289,15 @@ def _open_audit(settings: Settings, store: StateStore) -> tuple[AuditLog, list[S
     message = f"audit log: {_shown(path)} (writable; chain at seq {seq})"
     if problems:
         message += f"; found on opening: {', '.join(problems)} (see /admin/audit/verify)"
+    # The live file, the rotated ones and the .torn side file (the key file has its own line).
+    siblings = (p for p in path.parent.glob(f"{glob.escape(path.name)}.*") if not p.name.endswith(KEY_FILE_SUFFIX))
+    loose = _loose_files([path, *sorted(siblings)])
+    message += _loose_note(loose)
+    fields = {"sink": "audit_log", "enabled": True, "path": _shown(path), "writable": True, "seq": seq}
     audit_line = StartupLine(
-        logging.WARNING if problems else logging.INFO,
+        logging.WARNING if problems or loose else logging.INFO,
         message,
-        {"sink": "audit_log", "enabled": True, "path": _shown(path), "writable": True, "seq": seq, "found": problems},
+        {**fields, "found": problems, "loose_modes": loose},
     )
     return audit, [audit_line, key_line]
 
@@ -285,6 +318,19 @@ def _key_from_file(key_path: Path) -> tuple[bytes, StartupLine]:
         message += ": readable by other users, chmod 600 it"
     fields = {"sink": "audit_hmac_key", "source": "file", "path": _shown(key_path), "created": created}
     return key, StartupLine(logging.WARNING if mode & 0o077 else logging.INFO, message, {**fields, "mode": f"{mode:o}"})
+
+
+def _loose_files(paths: Sequence[Path]) -> dict[str, str]:
+    """Return name → octal mode of each existing file in `paths` that its group or others may access."""
+    return {path.name: f"{mode:o}" for path in paths if (mode := loose_mode(path)) is not None}
+
+
+def _loose_note(loose: dict[str, str]) -> str:
+    """Return the start-up line's warning about data files other users may read ('' when none)."""
+    if not loose:
+        return ""
+    files = ", ".join(f"{name} (mode {mode})" for name, mode in loose.items())
+    return f"; readable by other users: {files}, chmod 600 them"
 
 
 def _describe_given_audit(audit: AuditLog) -> list[StartupLine]:
@@ -359,9 +405,26 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 if examples and len(examples) == len(fresh):
                     for example, value in zip(examples.values(), fresh, strict=True):
                         example["value"] = value
+        _document_error_envelope(schema)
         app.openapi_schema = schema
         app.state.openapi_date = today
     return app.openapi_schema
+
+
+def _document_error_envelope(schema: dict[str, Any]) -> None:
+    """Document every 422 with the error envelope (never FastAPI's HTTPValidationError, which is never sent)."""
+    models = schema["components"].setdefault("schemas", {})
+    models.pop("HTTPValidationError", None)
+    models.pop("ValidationError", None)
+    if "ErrorEnvelope" not in models:
+        models.update(ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {}))
+        models["ErrorEnvelope"] = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            invalid = operation.get("responses", {}).get("422")
+            if invalid is not None and "HTTPValidationError" in str(invalid.get("content")):
+                operation["responses"]["422"] = {"description": "Invalid input (INVALID_INPUT)", "content": envelope}
 
 
 def _add_health_routes(app: FastAPI, state: AppState) -> None:
@@ -386,6 +449,21 @@ def _add_health_routes(app: FastAPI, state: AppState) -> None:
     async def metrics() -> Response:
         """Expose Prometheus metrics."""
         return Response(state.metrics.render(), media_type=state.metrics.content_type)
+
+
+def _add_root_route(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    async def root() -> dict[str, Any]:
+        """Point a first visitor (no token needed) at the docs, the health check and the MCP endpoint."""
+        return {
+            "name": "cerbero-mcp",
+            "version": __version__,
+            "docs": "/apidocs",
+            "openapi": "/openapi.json",
+            "health": "/health",
+            "mcp": "/mcp",
+            "tools": "POST /mcp-<venue>/tools/<tool> with Authorization: Bearer <token> and X-Bot-Tag",
+        }
 
 
 async def readiness(state: AppState) -> dict[str, Any]:

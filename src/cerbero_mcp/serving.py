@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import uvicorn
 
 from cerbero_mcp.common.logging import configure_logging
+from cerbero_mcp.http_limits import header_deadline_protocol
 from cerbero_mcp.server import build_app
 from cerbero_mcp.settings import ConfigError, Settings
 
@@ -22,16 +24,29 @@ def serve(settings: Settings) -> int:
         # An unwritable audit log or state DB: refuse to serve rather than trade unaudited.
         logging.getLogger("mcp.startup").error("refusing to start: %s", exc, extra={"fields": {"error": "config"}})
         return EXIT_CONFIG
-    config = uvicorn.Config(
+    uvicorn.Server(uvicorn_config(app, settings)).run()
+    return 0
+
+
+def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+    """Return the uvicorn configuration of `app`, with the HTTP limits of `settings`."""
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_config=None,
         access_log=False,
+        # X-Forwarded-For/-Proto only from the configured proxies: from anyone else, the logged
+        # client_ip is the socket's peer.
         proxy_headers=True,
-        forwarded_allow_ips="*",
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
         lifespan="on",
+        # h11, not httptools: only h11 bounds the request head (HTTP_MAX_HEADER_BYTES), and the
+        # subclass adds the header deadline uvicorn lacks (see HeaderDeadlineH11Protocol).
+        http=header_deadline_protocol(settings.http_header_timeout_s),
+        h11_max_incomplete_event_size=settings.http_max_header_bytes,
+        timeout_keep_alive=settings.http_keep_alive_s,
+        # uvicorn answers 503 once open connections (the asking one included) reach this number.
+        limit_concurrency=settings.max_connections + 1,
     )
-    uvicorn.Server(config).run()
-    return 0

@@ -12,6 +12,7 @@ environment: `<VENUE>_URL_TESTNET` / `<VENUE>_URL_LIVE`.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +33,8 @@ PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "replace-me", "you
 AUDIT_OFF = "off"
 # Values that look like "no audit" but are not the one explicit word for it.
 _AMBIGUOUS_OFF = frozenset({"false", "no", "0", "none", "disabled", "disable", "null"})
+# A URL setting: PUBLIC_URL, <VENUE>_URL_TESTNET / _LIVE, and any venue extra named like them.
+_URL_FIELD = re.compile(r"(?:^|_)url(?:_|$)")
 
 
 class ConfigError(Exception):
@@ -58,6 +61,8 @@ class PlatformSettings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         validate_default=True,
+        # A rejected value (a URL with a password in it) must not reach a log through the error's text.
+        hide_input_in_errors=True,
     )
     # The declarations whose fields this class has, by venue name (set by compose_settings).
     venue_declarations: ClassVar[Mapping[str, VenueSettings]] = MappingProxyType({})
@@ -141,6 +146,30 @@ class PlatformSettings(BaseSettings):
     upstream_read_timeout_s: float = Field(10.0, gt=0, le=120, description="Seconds to wait for a venue's answer.")
     upstream_pool_size: int = Field(100, ge=1, le=10000, description="Connections per (venue, environment) pool.")
 
+    # --- HTTP limits ------------------------------------------------------------------------
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, le=1024**3, description="Largest request body accepted; a larger one answers 413 unread."
+    )
+    http_max_header_bytes: int = Field(
+        64 * 1024, ge=4096, le=1024 * 1024, description="Largest request line plus headers; a larger one is refused."
+    )
+    http_header_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Seconds a connection may take to send a request's headers, else it is closed."
+    )
+    http_keep_alive_s: int = Field(5, ge=1, le=300, description="Seconds an idle keep-alive connection stays open.")
+    max_connections: int = Field(
+        1000, ge=1, le=100000, description="Open connections served at once; a request over this answers 503."
+    )
+    mcp_max_streams: int = Field(100, ge=1, le=100000, description="Open GET /mcp event streams per server.")
+    mcp_max_streams_per_token: int = Field(10, ge=1, le=100000, description="Open GET /mcp event streams per token.")
+    mcp_stream_max_lifetime_s: float = Field(
+        600.0, gt=0, le=86400, description="Seconds a GET /mcp event stream stays open before the server closes it."
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Comma-separated proxy IPs/CIDRs whose X-Forwarded-For/-Proto are trusted (* trusts anyone).",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _blank_is_unset(cls, data: Any) -> Any:
@@ -161,6 +190,22 @@ class PlatformSettings(BaseSettings):
                     f"{value!r} is not a path; to run without an audit log write AUDIT_LOG_FILE=off"
                     " (leave it blank for the default DATA_DIR/audit.jsonl)"
                 )
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_credentials_in_urls(cls, value: Any, info: ValidationInfo) -> Any:
+        # Userinfo in a URL would be shown by environment_info and the logs, and breaks private calls.
+        name = info.field_name or ""
+        if isinstance(value, str) and _URL_FIELD.search(name) and url_has_userinfo(value):
+            venue = next((d for d in cls.venue_declarations.values() if name.startswith(f"{d.name}_")), None)
+            if venue is None:
+                raise ValueError("has credentials in it (user:password@host); remove them from the URL")
+            where = ", ".join(f"{venue.name}_{c.name}".upper() for c in venue.credentials)
+            raise ValueError(
+                f"has credentials in it (user:password@host); put credentials in {venue.name.upper()}_<CRED>"
+                f" variables ({where}), not in the URL"
+            )
         return value
 
     @field_validator("state_db", mode="before")
@@ -281,6 +326,13 @@ class PlatformSettings(BaseSettings):
         tokens = [t.get_secret_value() for t in (self.testnet_token, self.mainnet_token, self.admin_token) if t]
         if len(set(tokens)) != len(tokens):
             raise ConfigError("TESTNET_TOKEN, MAINNET_TOKEN and ADMIN_TOKEN must all be different")
+
+
+def url_has_userinfo(url: str) -> bool:
+    """Return whether `url` carries a user name or password (`scheme://user:pass@host`)."""
+    text = url.strip()
+    authority = text.partition("://")[2] if "://" in text else text
+    return "@" in re.split(r"[/?#]", authority, maxsplit=1)[0]
 
 
 def compose_settings(declarations: Iterable[VenueSettings]) -> type[PlatformSettings]:

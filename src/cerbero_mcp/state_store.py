@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from cerbero_mcp.common.private_files import create_private_file, make_private_dirs
+
 IdemState = Literal["pending", "done", "unknown"]
 
 SCHEMA = """
@@ -131,7 +133,9 @@ class SqliteStateStore:
         self.path = path
         try:
             if str(path) != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # Mode 700 / 600 whatever the umask; SQLite gives the -wal and -shm files the DB file's mode.
+                make_private_dirs(Path(path).parent)
+                create_private_file(Path(path))
             # check_same_thread=False: calls come from the event loop and from worker threads, serialised by _lock.
             self._db = sqlite3.connect(str(path), timeout=10.0, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:

@@ -14,21 +14,25 @@ The request and response models come from the function's annotations; the reques
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from cerbero_mcp.client_registry import ClientFactory, check_factory
 from cerbero_mcp.common.clock import utcnow
+from cerbero_mcp.common.errors import BadRequestError
 from cerbero_mcp.contracts import (
     VOCABULARY_RISK,
     BookFunc,
+    ErrorEnvelope,
     LegsFunc,
     LookupFunc,
     Risk,
@@ -230,9 +234,67 @@ def tool_context(request: Request, spec: ToolSpec, transport: Transport) -> Tool
     )
 
 
+# Every status a tool can answer besides 200, each with the one error envelope.
+ERROR_STATUSES: dict[int, str] = {
+    400: "Bad request: the body is not a JSON object, or the venue refused the order (BAD_REQUEST, INVALID_ORDER).",
+    401: "Missing or wrong bearer token (UNAUTHORIZED).",
+    403: "Refused by a gate: limits, leverage cap, symbol allow-list, or a forbidden origin.",
+    404: "Unknown order or instrument (ORDER_NOT_FOUND, NOT_FOUND).",
+    409: "Idempotency conflict: the client_order_id was used with other parameters, or is in flight.",
+    413: "Request body too large.",
+    422: "Invalid input: the listed fields break the tool's schema (INVALID_INPUT).",
+    423: "The kill switch is engaged: only reducing writes pass (KILL_SWITCH_ENGAGED).",
+    429: "Rate limited, by the gateway or the venue (retryable; see Retry-After).",
+    500: "Unhandled error (a bug: report it with the request_id).",
+    502: "The venue answered an error or refused the credentials (UPSTREAM_ERROR).",
+    503: "Not configured (missing credentials) or the audit log is unavailable.",
+    504: "The venue did not answer in time (UPSTREAM_TIMEOUT; a write's outcome may be unknown).",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": text} for status, text in ERROR_STATUSES.items()
+}
+
+
+class JsonBodyRoute(APIRoute):
+    """A tool route that reads its body as JSON whatever the Content-Type (curl -d sends a form type)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap FastAPI's handler: a non-empty body must be a JSON object, then it is parsed as JSON."""
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            raw = await request.body()
+            if not raw.strip():
+                return await handler(request)
+            try:
+                parsed = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise BadRequestError(
+                    f"request body is not valid JSON: {exc}",
+                    suggested_fix="send a JSON object, e.g. -H 'Content-Type: application/json' -d '{}'",
+                ) from exc
+            if not isinstance(parsed, dict):
+                raise BadRequestError(
+                    f"the body must be a JSON object, not a JSON {_json_kind(parsed)}",
+                    suggested_fix="send the tool's arguments as one JSON object, e.g. {} when there are none",
+                )
+            headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
+            scope = {**request.scope, "headers": [*headers, (b"content-type", b"application/json")]}
+            as_json = Request(scope, request.receive)
+            as_json._body = raw  # already read from the channel: FastAPI reads it from here
+            return await handler(as_json)
+
+        return route
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
 def make_router(toolset: ToolSet) -> APIRouter:
     """Mount every tool of `toolset` as `POST /mcp-<venue>/tools/<name>`."""
-    router = APIRouter(tags=[toolset.venue])
+    router = APIRouter(tags=[toolset.venue], route_class=JsonBodyRoute)
     for spec in toolset.specs:
         router.add_api_route(
             spec.path,
@@ -242,6 +304,7 @@ def make_router(toolset: ToolSet) -> APIRouter:
             summary=spec.summary,
             description=spec.description,
             response_model=spec.response_model,
+            responses=ERROR_RESPONSES,
             openapi_extra={
                 "security": [{"BearerAuth": []}],
                 "parameters": [BOT_TAG_HEADER_DOC],

@@ -31,7 +31,11 @@ from cerbero_mcp.common.audit import AuditLog
 from cerbero_mcp.common.errors import (
     AuditUnavailableError,
     CerberoError,
+    ForbiddenError,
     IdempotencyConflictError,
+    InvalidInputError,
+    KillSwitchEngagedError,
+    LeverageCapExceededError,
     UpstreamTimeoutError,
     all_error_classes,
 )
@@ -42,6 +46,15 @@ from cerbero_mcp.metrics import Metrics
 from cerbero_mcp.state_store import StateStore
 
 REPLAY_HEADER = "Idempotent-Replay"
+# What the gates themselves refuse with (anything else raised before the venue call is an error).
+GATE_REFUSALS: tuple[type[CerberoError], ...] = (
+    KillSwitchEngagedError,
+    IdempotencyConflictError,
+    AuditUnavailableError,
+    ForbiddenError,
+    LeverageCapExceededError,
+    InvalidInputError,
+)
 AUDIT_FAILED_HEADER = "X-Audit-Failed"
 PENDING_POLL_S = 0.02
 
@@ -219,7 +232,9 @@ class WritePipeline:
             if ctx.response_headers.get(REPLAY_HEADER):
                 outcome = "replay"
             elif stage == "gate":
-                outcome = "refused"
+                # A gate's own refusal is "refused"; a venue failing while the gates read the account
+                # (before anything was sent) is an "error", as the caller sees it.
+                outcome = "refused" if isinstance(exc, GATE_REFUSALS) else "error"
             elif may_have_been_placed(exc, sends):
                 outcome = "unknown"
                 note_lookup(exc, request)

@@ -192,3 +192,102 @@ async def test_every_installed_venue_tool_is_in_openapi_and_mcp_with_equal_schem
     assert names == expected
     assert {name.split("_", 1)[0] for name in names} == set(VENUES)
     assert len(names) == len({spec.path for toolset in installed_toolsets() for spec in toolset.specs})
+
+
+# --- behind a proxy: Host/Origin checks answer the envelope ------------------------------------
+
+LIST_TOOLS = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+
+
+def _mcp_headers(**extra: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {TESTNET}",
+        "X-Bot-Tag": "a",
+        "Accept": "application/json, text/event-stream",
+        **extra,
+    }
+
+
+@pytest.fixture
+def proxied_url(settings: Settings) -> Iterator[str]:
+    """Serve the toy app with MCP_ALLOWED_HOSTS naming a public host as `name:*` (as behind Traefik)."""
+    from cerbero_mcp.server import build_app
+    from support import toy
+
+    proxied = settings.with_overrides({"MCP_ALLOWED_HOSTS": "cerbero.example.com:*,127.0.0.1:*"})
+    with live_server(build_app(proxied, [toy.TOOLS])) as url:
+        yield url
+
+
+@pytest.mark.parametrize("host", ["cerbero.example.com", "cerbero.example.com:443", "CERBERO.example.com:8443"])
+async def test_allowed_host_matches_with_and_without_a_port(proxied_url: str, host: str) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.post(f"{proxied_url}/mcp", json=LIST_TOOLS, headers=_mcp_headers(Host=host))
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["tools"]
+
+
+async def test_foreign_host_is_421_envelope_naming_the_setting(proxied_url: str) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.post(f"{proxied_url}/mcp", json=LIST_TOOLS, headers=_mcp_headers(Host="evil.example"))
+    assert response.status_code == 421
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "BAD_REQUEST"
+    assert "MCP_ALLOWED_HOSTS" in error["message"]
+    assert "MCP_ALLOWED_HOSTS=cerbero.example.com:*,127.0.0.1:*,evil.example:*" in error["suggested_fix"]
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+async def test_foreign_origin_is_403_envelope_naming_the_setting(proxied_url: str) -> None:
+    headers = _mcp_headers(Host="cerbero.example.com", Origin="https://evil.example")
+    async with httpx.AsyncClient() as http:
+        refused = await http.post(f"{proxied_url}/mcp", json=LIST_TOOLS, headers=headers)
+        local = await http.post(f"{proxied_url}/mcp", json=LIST_TOOLS, headers=_mcp_headers(Origin="http://127.0.0.1"))
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "FORBIDDEN"
+    assert "MCP_ALLOWED_ORIGINS" in refused.json()["error"]["message"]
+    assert local.status_code == 200  # `http://127.0.0.1:*` also matches an Origin without a port
+
+
+def test_host_patterns() -> None:
+    from cerbero_mcp.mcp_endpoint import host_matches, origin_matches
+
+    assert host_matches("[::1]:9000", "[::1]:*")
+    assert host_matches("[::1]", "[::1]:*")
+    assert host_matches("example.com", "example.com:443")
+    assert not host_matches("example.com:8443", "example.com:443")
+    assert not host_matches("example.com.evil", "example.com:*")
+    assert not host_matches("", "example.com:*")
+    assert origin_matches("https://example.com", "https://example.com:*")
+    assert not origin_matches("http://example.com", "https://example.com:*")
+
+
+# --- replays say so ---------------------------------------------------------------------------
+
+
+async def test_replayed_write_is_marked_in_meta_and_content(base_url: str) -> None:
+    order = {**ORDER, "client_order_id": "replay-1"}
+    async with mcp_session(base_url) as session:
+        first = await session.call_tool("toy_place_order", order)
+        second = await session.call_tool("toy_place_order", order)
+    assert first.is_error is False
+    assert second.is_error is False
+    assert first.structured_content == second.structured_content
+    assert not (first.meta or {}).get("idempotent_replay")
+    assert second.meta == {"idempotent_replay": True}
+    assert "idempotent replay" in second.content[-1].text  # type: ignore[union-attr]
+    assert len(first.content) == 1
+
+
+# --- GET / ------------------------------------------------------------------------------------
+
+
+async def test_root_is_open_and_points_to_docs_health_and_mcp(base_url: str) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"{base_url}/")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["docs"], body["health"], body["mcp"]) == ("/apidocs", "/health", "/mcp")
+    assert set(body) == {"name", "version", "docs", "openapi", "health", "mcp", "tools"}
+    assert TESTNET not in response.text

@@ -41,7 +41,10 @@ def test_ci_runs_the_readme_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "scripts/check.sh" in ci
     assert "bash scripts/check.sh" in readme
-    assert "pip install --quiet uv" in ci
+    # uv comes the same way everywhere: scripts/uv.sh (pip --target, allowed on an externally managed Python)
+    assert "bash scripts/uv.sh" in ci
+    assert "bash scripts/uv.sh" in (ROOT / "scripts" / "check.sh").read_text()
+    assert "pip install --quiet" not in ci
 
 
 def _dockerfile_env() -> dict[str, str]:
@@ -67,7 +70,7 @@ def test_the_data_dir_is_the_volume_and_audit_is_not_set_by_the_image() -> None:
     image_env = _dockerfile_env()
     assert "AUDIT_LOG_FILE" not in image_env  # a blank AUDIT_LOG_FILE= in .env must not be needed to override it
     assert image_env["DATA_DIR"] == "/app/data"
-    assert 'VOLUME ["/app/data"]' in (ROOT / "Dockerfile").read_text()
+    assert 'VOLUME ["/app/data", "/app/ibkr"]' in (ROOT / "Dockerfile").read_text()
     service = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["cerbero-mcp"]
     volume_targets = [volume.split(":", 1)[1] for volume in service["volumes"]]
     assert service["environment"]["DATA_DIR"] in volume_targets
@@ -84,3 +87,63 @@ def test_compose_as_documented_audits_into_the_volume() -> None:
     settings = Settings.from_mapping({k: v for k, v in seen.items() if "$" not in v and k != "PATH"})
     assert settings.audit_path == Path("/app/data/audit.jsonl")
     assert settings.state_db == Path("/app/data/state.db")
+
+
+def _readme_section(title: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index(f"\n## {title}\n")
+    end = readme.find("\n## ", start + 1)
+    return readme[start : end if end != -1 else None]
+
+
+def test_readme_quick_start_has_exactly_two_commands_demo_in_the_foreground_and_the_suite() -> None:
+    section = _readme_section("Quick start")
+    block = section[section.index("```bash\n") + 8 :]
+    block = block[: block.index("```")]
+    commands = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.split("#", 1)[0].strip()]
+    assert commands == ["bash scripts/uv.sh run cerbero-mcp --demo", "bash scripts/check.sh"]
+    assert "foreground" in block.splitlines()[0]
+    # Neither command may install uv with a bare pip: Debian's externally managed Python refuses it.
+    assert not any("pip install" in command for command in commands)
+
+
+def test_uv_script_installs_with_pip_target_and_never_breaks_system_packages() -> None:
+    script = (ROOT / "scripts" / "uv.sh").read_text()
+    assert "python3 -m pip install --quiet --disable-pip-version-check --target" in script
+    assert "--break-system-packages" not in script
+    assert "--user" not in script.split("set -euo pipefail", 1)[1]
+    assert {".uv/", ".venv/"} <= set((ROOT / ".gitignore").read_text().split())
+    assert ".uv" in (ROOT / ".dockerignore").read_text().split()
+
+
+def test_compose_runs_behind_an_existing_traefik_on_cerbero_host() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    service = compose["services"]["cerbero-mcp"]
+    labels = service["labels"]
+    network = compose["networks"]["traefik"]
+    assert network["external"] is True
+    assert "traefik" in service["networks"]
+    assert f"traefik.docker.network={network['name']}" in labels
+    rule = next(label for label in labels if label.startswith("traefik.http.routers.cerbero-mcp.rule="))
+    assert "Host(`${CERBERO_HOST" in rule
+    assert any(label.startswith("traefik.http.routers.cerbero-mcp.tls.certresolver=") for label in labels)
+    assert "traefik.http.services.cerbero-mcp.loadbalancer.server.port=${PORT:-9000}" in labels
+    assert service["environment"]["MCP_ALLOWED_HOSTS"].startswith("${CERBERO_HOST")
+    assert "CERBERO_HOST" in (ROOT / "docker-compose.yml").read_text().split("services:", 1)[0]  # the .env note
+    assert "CERBERO_HOST" in _readme_section("Docker")
+
+
+def test_ibkr_keys_volume_is_owned_by_the_image_user_and_the_setup_script_is_in_the_image() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    runtime = dockerfile[dockerfile.index("AS runtime") :]
+    assert "useradd --uid 1000" in runtime
+    assert "chown 1000:1000 /app/data /app/ibkr" in runtime
+    assert 'VOLUME ["/app/data", "/app/ibkr"]' in runtime
+    assert "COPY --chown=1000:1000 scripts/ibkr_oauth_setup.py ./scripts/ibkr_oauth_setup.py" in runtime
+    assert runtime.index("/app/ibkr") < runtime.index("USER 1000:1000")
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "scripts" not in ignored
+    assert "scripts/ibkr_oauth_setup.py" not in ignored
+    service = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["cerbero-mcp"]
+    assert "cerbero-ibkr:/app/ibkr" in service["volumes"]
+    assert "--dir /app/ibkr" in _readme_section("Docker")

@@ -223,3 +223,67 @@ def test_a_blank_value_means_unset_for_every_setting() -> None:
             settings = Settings.from_mapping({name.upper(): blank})
             assert getattr(settings, name) == getattr(defaults, name), name
             assert name not in settings.model_fields_set
+
+
+# --- credentials in URLs --------------------------------------------------------------------------
+
+URL_SECRET = "hunter2-" + "p" * 24
+
+
+def url_settings() -> list[str]:
+    """Return every URL setting: PUBLIC_URL and each venue's `<VENUE>_URL_TESTNET` / `_LIVE`."""
+    return [name.upper() for name in Settings.model_fields if name == "public_url" or "_url_" in name]
+
+
+def test_every_url_setting_is_checked() -> None:
+    names = url_settings()
+    for venue in Settings.venue_declarations:
+        assert {f"{venue.upper()}_URL_TESTNET", f"{venue.upper()}_URL_LIVE"} <= set(names)
+    assert "PUBLIC_URL" in names
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"https://user:{URL_SECRET}@test.deribit.com/api/v2",
+        f"https://{URL_SECRET}@test.deribit.com/api/v2",
+        f"http://user:{URL_SECRET}@127.0.0.1:8001",
+        f"user:{URL_SECRET}@test.deribit.com/api/v2",
+    ],
+)
+def test_credentials_in_a_url_refuse_to_start_naming_the_variable(tmp_path: Path, value: str) -> None:
+    env_file = tmp_path / ".env"
+    for name in url_settings():
+        env_file.write_text(f"{name}={value}\n")
+        with pytest.raises(ConfigError) as caught:
+            load_settings(env_file)
+        message = str(caught.value)
+        assert message.startswith(f"{name}: has credentials in it")
+        if name != "PUBLIC_URL":
+            venue = name.split("_URL_")[0]
+            assert f"put credentials in {venue}_<CRED> variables" in message
+            assert f"{venue}_" in message.split("variables (")[1]
+            assert message.endswith("not in the URL")
+        # Neither the message nor the chained pydantic error repeats the value.
+        assert URL_SECRET not in message
+        assert URL_SECRET not in str(caught.value.__cause__)
+
+
+def test_deribit_url_credentials_name_its_credential_variables() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings.from_mapping({"DERIBIT_URL_TESTNET": f"https://user:{URL_SECRET}@test.deribit.com/api/v2"})
+    message = str(caught.value)
+    assert "DERIBIT_CLIENT_ID, DERIBIT_CLIENT_SECRET" in message
+    assert URL_SECRET not in message
+
+
+def test_urls_without_userinfo_are_accepted() -> None:
+    settings = Settings.from_mapping(
+        {
+            "DERIBIT_URL_TESTNET": "https://test.deribit.com/api/v2/x@y?who=a@b#c@d",
+            "IBKR_URL_LIVE": "http://[::1]:5000/v1/api",
+            "PUBLIC_URL": "https://gateway.example.com",
+        }
+    )
+    assert settings.venue_url("deribit", "testnet") == "https://test.deribit.com/api/v2/x@y?who=a@b#c@d"
+    assert settings.venue_url("ibkr", "mainnet") == "http://[::1]:5000/v1/api"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,38 @@ def test_the_sqlite_store_is_a_state_store_and_an_audit_head_store() -> None:
     heads.set_audit_head(3, "d" * 64)
     assert store.audit_head() == (3, "d" * 64)
     store.close()
+
+
+# -- file modes ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=[0o000, 0o022, 0o277], ids=["umask000", "umask022", "umask277"])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """Run the test under each umask: the modes must not depend on it."""
+    old = os.umask(request.param)
+    yield request.param
+    os.umask(old)
+
+
+def test_the_state_db_and_the_directories_it_creates_are_private(umask: int, tmp_path: Path) -> None:
+    path = tmp_path / "made" / "data" / "state.db"
+    store = SqliteStateStore(path)
+    store.set_kill_switch("testnet", True, "drill", "admin")  # the -wal and -shm files exist while open
+    files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+    modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in files}
+    store.close()
+    assert modes == {f.name: 0o600 for f in files}
+    assert stat.S_IMODE((tmp_path / "made").stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_an_existing_data_directory_and_db_keep_the_operators_modes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o750)
+    db = data / "state.db"
+    SqliteStateStore(db).close()
+    db.chmod(0o640)
+    SqliteStateStore(db).close()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o750
+    assert stat.S_IMODE(db.stat().st_mode) == 0o640  # reported at start, not changed

@@ -67,6 +67,7 @@ from cerbero_mcp.common.audit_records import (
     utcnow,
 )
 from cerbero_mcp.common.audit_verify import Finding, VerifyResult, compare_with_head, torn_finding, verify_chain
+from cerbero_mcp.common.private_files import make_private_dirs, open_private
 
 logger = logging.getLogger("mcp.audit")
 
@@ -149,7 +150,7 @@ class AuditLog:
             return
         name = re.escape(self._path.name)
         self._backup_re = re.compile(rf"^{name}\.(\d{{4}}-\d{{2}}-\d{{2}})(?:\.(\d+))?$")
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self._path.parent)
         self._prune(as_utc(clock()).date())
         with self._lock:
             self.opening_findings = self._reopen()
@@ -388,8 +389,7 @@ class AuditLog:
     def _open(self) -> int:
         """Open (or create) the live file for appending."""
         assert self._path is not None
-        created = not self._path.exists()
-        fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd, created = open_private(self._path, os.O_WRONLY | os.O_APPEND)
         info = os.fstat(fd)
         if created and self._fsync:
             fsync_dir(self._path.parent)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from cerbero_mcp.common.audit_records import compute_hash, format_ts, parse_object, seq_of
+from cerbero_mcp.common.private_files import open_private
 
 TORN_FILE_SUFFIX: Final = ".torn"
 _TAIL_CHUNK: Final = 64 * 1024
@@ -132,7 +133,7 @@ def _preserve(path: Path, side: Path, fragment: bytes, offset: int, now: datetim
         "length": len(fragment),
         "base64": base64.b64encode(fragment).decode("ascii"),
     }
-    fd = os.open(side, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd, _ = open_private(side, os.O_WRONLY | os.O_APPEND)
     try:
         write_all(fd, (json.dumps(entry, separators=(",", ":")) + "\n").encode("ascii"))
         if fsync:

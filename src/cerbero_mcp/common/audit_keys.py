@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Final
 
 from cerbero_mcp.common.audit_files import fsync_dir, write_all
+from cerbero_mcp.common.private_files import PRIVATE_FILE_MODE, make_private_dirs
 
 KEY_FILE_SUFFIX: Final = ".key"
 _MIN_KEY_LENGTH: Final = 32
@@ -24,11 +25,12 @@ def load_or_create_key(path: Path) -> tuple[bytes, bool]:
         return _read_key(path), False
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
     key = secrets.token_hex(32)
     staging = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE_MODE)
     try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)  # whatever the umask
         write_all(fd, f"{key}\n".encode("ascii"))
         os.fsync(fd)
     finally:

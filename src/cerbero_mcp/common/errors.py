@@ -12,6 +12,7 @@
     │   ├── NotFoundError               404  NOT_FOUND
     │   ├── MethodNotAllowedError       405  METHOD_NOT_ALLOWED
     │   ├── IdempotencyConflictError    409  IDEMPOTENCY_CONFLICT
+    │   ├── PayloadTooLargeError        413  PAYLOAD_TOO_LARGE
     │   ├── InvalidInputError           422  INVALID_INPUT
     │   ├── KillSwitchEngagedError      423  KILL_SWITCH_ENGAGED
     │   ├── LeverageCapExceededError    403  LEVERAGE_CAP_EXCEEDED
@@ -127,6 +128,13 @@ class IdempotencyConflictError(RequestError):
 
     status = 409
     code = "IDEMPOTENCY_CONFLICT"
+
+
+class PayloadTooLargeError(RequestError):
+    """The request body is larger than MAX_BODY_BYTES; the rest of it was not read."""
+
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
 
 
 class InvalidInputError(RequestError):

@@ -73,11 +73,15 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def redact_url(url: str) -> str:
-    """Return `url` with its password and the values of sensitive query parameters masked."""
-    parts = urlsplit(url)
-    if parts.password is not None:
-        host = parts.netloc.rpartition("@")[2]
-        parts = parts._replace(netloc=f"{parts.username}:{MASK}@{host}")
+    """Return `url` with its userinfo (user and password) and the values of sensitive query parameters masked."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        # Unparseable (a bad IPv6 literal): show nothing of it rather than risk a credential.
+        return MASK
+    if "@" in parts.netloc:
+        # The user part is often a key itself (https://<api-key>@host), so all of it goes.
+        parts = parts._replace(netloc=f"{MASK}@{parts.netloc.rpartition('@')[2]}")
     if parts.query:
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         masked = [(k, MASK if is_sensitive_key(k) else v) for k, v in pairs]

@@ -33,6 +33,7 @@ from cerbero_mcp.common.errors import (
 from cerbero_mcp.common.http import UpstreamHTTP
 from cerbero_mcp.common.indicators import INDICATORS, compute_indicator
 from cerbero_mcp.common.indicators import Bars as IndicatorBars
+from cerbero_mcp.common.redaction import redact_url
 from cerbero_mcp.contracts import Leg, Side, ToolContext, ToolFunc
 from cerbero_mcp.exchanges import vocabulary as v
 from cerbero_mcp.settings import Environment, Settings
@@ -283,7 +284,7 @@ def register_standard_tools(tools: ToolSet, profile: VenueProfile) -> StandardTo
         return v.EnvironmentInfo(
             venue=venue,
             environment=ctx.environment,
-            base_url=settings.venue_url(venue, ctx.environment),
+            base_url=redact_url(settings.venue_url(venue, ctx.environment)),
             credentials_configured=not missing,
             missing_credentials=missing,
             capabilities=dict(profile.capabilities),

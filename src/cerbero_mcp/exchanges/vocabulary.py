@@ -39,6 +39,13 @@ RESOLUTION_SECONDS: dict[str, int] = {
     "1d": 86400,
 }
 CLIENT_ORDER_ID_PATTERN = r"^[A-Za-z0-9_\-:.]{1,64}$"
+# An indicator's parameter: a bounded number, a short word or a flag (each indicator validates its own).
+IndicatorParam = (
+    Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+    | Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
+    | Annotated[str, Field(max_length=32)]
+    | bool
+)
 Capability = Literal[
     "environment_info",
     "get_ticker",
@@ -109,7 +116,10 @@ def venue_decimal(value: object) -> Decimal:
             raise _refused(
                 "not a plain decimal number (spaces, underscores, separators and non-ASCII digits are refused)"
             )
-        number = Decimal(value)
+        try:
+            number = Decimal(value)
+        except ArithmeticError:  # an exponent beyond what Decimal can hold ("1e99999999999999999999")
+            raise _refused("magnitude out of range") from None
     else:
         raise _refused(f"{type(value).__name__} is not a number")
     if not number.is_finite():
@@ -118,7 +128,7 @@ def venue_decimal(value: object) -> Decimal:
         return Decimal(0)  # also drops the exponent of a "0e999"
     if (digits := len(number.as_tuple().digits)) > DECIMAL_MAX_DIGITS:
         raise _refused(f"{digits} significant digits is too many (at most {DECIMAL_MAX_DIGITS})")
-    if not DECIMAL_MIN <= abs(number) <= DECIMAL_MAX:
+    if not DECIMAL_MIN <= number.copy_abs() <= DECIMAL_MAX:  # copy_abs: no context, so no Overflow
         raise _refused("magnitude out of range")
     return number
 
@@ -133,6 +143,10 @@ class _DecimalTextSchema:
             for branch in json_schema.get("anyOf", []):
                 if branch.get("type") == "string":
                     branch.update(pattern=DECIMAL_PATTERN, maxLength=DECIMAL_MAX_CHARS)
+                elif branch.get("type") == "number":
+                    branch.setdefault("maximum", float(DECIMAL_MAX))
+                    if "minimum" not in branch and "exclusiveMinimum" not in branch:
+                        branch["minimum"] = -float(DECIMAL_MAX)
         return json_schema
 
 
@@ -196,7 +210,9 @@ class IndicatorSpecRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=32, description="Indicator name, e.g. rsi, macd, bollinger.")
-    params: dict[str, Any] = Field(default_factory=dict, description='Its parameters, e.g. {"period": 14}.')
+    params: dict[Annotated[str, Field(min_length=1, max_length=32)], IndicatorParam] = Field(
+        default_factory=dict, max_length=16, description='Its parameters, e.g. {"period": 14}.'
+    )
 
 
 class IndicatorsRequest(InstrumentRequest):
@@ -271,7 +287,10 @@ class PlaceOrderRequest(ToolRequest):
     post_only: bool = False
     reduce_only: bool = False
     client_order_id: str | None = Field(
-        None, pattern=CLIENT_ORDER_ID_PATTERN, description="Your id for this order (1-64 safe characters)."
+        None,
+        max_length=64,
+        pattern=CLIENT_ORDER_ID_PATTERN,
+        description="Your id for this order (1-64 safe characters).",
     )
     dry_run: bool = Field(False, description="Run every check and return what would be sent, without sending.")
 
@@ -302,7 +321,9 @@ class AmendOrderRequest(ToolRequest):
     quantity: PositiveQuantity | None = None
     price: PositivePrice | None = None
     stop_price: PositivePrice | None = None
-    client_order_id: str | None = Field(None, pattern=CLIENT_ORDER_ID_PATTERN, description="Idempotency key.")
+    client_order_id: str | None = Field(
+        None, max_length=64, pattern=CLIENT_ORDER_ID_PATTERN, description="Idempotency key."
+    )
 
     @model_validator(mode="after")
     def _something_changes(self) -> Self:
@@ -316,7 +337,9 @@ class CancelOrderRequest(ToolRequest):
 
     model_config = _examples({"order_id": "BTC-1"})
     order_id: str = Field(min_length=1, max_length=64)
-    client_order_id: str | None = Field(None, pattern=CLIENT_ORDER_ID_PATTERN, description="Idempotency key.")
+    client_order_id: str | None = Field(
+        None, max_length=64, pattern=CLIENT_ORDER_ID_PATTERN, description="Idempotency key."
+    )
 
 
 class CancelAllRequest(ToolRequest):
@@ -325,7 +348,9 @@ class CancelAllRequest(ToolRequest):
     model_config = _examples({"currency": "BTC"})
     instrument: str | None = Field(None, min_length=1, max_length=64)
     currency: str | None = Field(None, min_length=1, max_length=16)
-    client_order_id: str | None = Field(None, pattern=CLIENT_ORDER_ID_PATTERN, description="Idempotency key.")
+    client_order_id: str | None = Field(
+        None, max_length=64, pattern=CLIENT_ORDER_ID_PATTERN, description="Idempotency key."
+    )
 
 
 class ClosePositionRequest(ToolRequest):
@@ -337,7 +362,7 @@ class ClosePositionRequest(ToolRequest):
     instrument: str = Field(min_length=1, max_length=64)
     type: Literal["market", "limit"] = "market"
     price: PositivePrice | None = None
-    client_order_id: str | None = Field(None, pattern=CLIENT_ORDER_ID_PATTERN)
+    client_order_id: str | None = Field(None, max_length=64, pattern=CLIENT_ORDER_ID_PATTERN)
 
     @model_validator(mode="after")
     def _price_for_limit(self) -> Self:

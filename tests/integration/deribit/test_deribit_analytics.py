@@ -137,6 +137,48 @@ async def test_find_by_delta_and_spread_payoff(http: httpx.AsyncClient) -> None:
     assert len(payoff["break_evens"]) == 1
 
 
+async def test_find_by_delta_searches_every_allowed_expiry_and_reports_the_miss(
+    http: httpx.AsyncClient, sim_stack: SimStack
+) -> None:
+    rows = raw_summaries(sim_stack, "BTC")
+    now = datetime.fromtimestamp(sim_stack.clock.now(), UTC)
+    listed = sorted({p.expiry for r in rows if (p := parse_option(r["instrument_name"])) and p.expiry > now})
+    labels = [e.date().isoformat() for e in listed]
+    for kind, target in (("call", 0.25), ("put", -0.25)):
+        found = await tool(http, "find_by_delta", {"currency": "BTC", "target_delta": 0.25, "kind": kind})
+        assert found["target_delta"] == target
+        assert found["expiries_searched"] == labels  # default: every listed expiry, not only the nearest
+        assert abs(found["delta"] - target) < 0.02, found
+        assert found["delta_error"] == pytest.approx(found["delta"] - target, abs=1e-6)
+        assert found["expiry"] in labels
+        assert found["days_to_expiry"] > 0
+    # A window of days to expiry limits the search to the expiries inside it.
+    window = await tool(
+        http,
+        "find_by_delta",
+        {"currency": "BTC", "target_delta": 0.25, "kind": "call", "min_days_to_expiry": 20, "max_days_to_expiry": 120},
+    )
+    inside = [e.date().isoformat() for e in listed if 20 <= (e - now).total_seconds() / 86400 <= 120]
+    assert inside
+    assert window["expiries_searched"] == inside
+    assert window["expiry"] in inside
+    assert 20 <= window["days_to_expiry"] <= 120
+    # An explicit expiry is the only one searched.
+    one = await tool(
+        http, "find_by_delta", {"currency": "BTC", "target_delta": 0.25, "kind": "call", "expiry": labels[-1]}
+    )
+    assert one["expiries_searched"] == [labels[-1]]
+    assert one["expiry"] == labels[-1]
+    assert one["delta_error"] == pytest.approx(one["delta"] - 0.25, abs=1e-6)
+    empty = await http.post(
+        "/mcp-deribit/tools/find_by_delta",
+        json={"currency": "BTC", "target_delta": 0.25, "kind": "call", "min_days_to_expiry": 3000},
+        headers=auth(),
+    )
+    assert empty.status_code == 422, empty.text
+    assert labels[0] in empty.text  # the error lists what is listed
+
+
 async def test_iv_rank_dvol_and_realized_vol(http: httpx.AsyncClient) -> None:
     dvol = await tool(http, "get_dvol", {"currency": "BTC", "resolution": "1h", "hours": 48})
     assert len(dvol["points"]) >= 40

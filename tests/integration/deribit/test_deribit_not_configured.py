@@ -18,7 +18,7 @@ async def test_public_tools_work_and_private_ones_name_the_missing_settings(
 ) -> None:
     urls = {k: v for k, v in sim_stack.overrides.items() if k.startswith("DERIBIT_URL_")}
     settings = Settings.from_mapping(
-        {"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET, "STATE_DB": str(tmp_path / "s.db"), **urls}
+        {"TESTNET_TOKEN": TESTNET, "MAINNET_TOKEN": MAINNET, "DATA_DIR": str(tmp_path), **urls}
     )
     with live_server(build_app(settings)) as url:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:

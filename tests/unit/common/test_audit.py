@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import os
 import re
 import stat
 import threading
@@ -852,3 +853,47 @@ def test_a_damaged_key_file_is_refused_never_replaced(tmp_path: Path) -> None:
         load_or_create_key(path)
     assert "k3y-f8a2" not in str(caught.value)
     assert path.read_text() == "k3y-f8a2\n"
+
+
+# -- file modes ------------------------------------------------------------------------------------
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture(params=[0o000, 0o022, 0o277], ids=["umask000", "umask022", "umask277"])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """Run the test under each umask: the modes must not depend on it."""
+    old = os.umask(request.param)
+    yield request.param
+    os.umask(old)
+
+
+def test_every_audit_file_and_directory_it_creates_is_private(umask: int, tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "made" / "audit" / "audit.jsonl"
+    clock.now = datetime(2025, 3, 10, 23, 59, 59, tzinfo=UTC)
+    log = AuditLog(path, KEY, clock=clock, fsync=False)
+    log.append(record(1))
+    clock.now = datetime(2025, 3, 11, 0, 0, 1, tzinfo=UTC)
+    log.append(record(2))  # rotates
+    log.close()
+    data = path.read_bytes()
+    path.write_bytes(data[:-10])  # a torn tail, moved aside at the next opening
+    AuditLog(path, KEY, clock=clock, fsync=False).close()
+    key_path = tmp_path / "keys" / "audit.jsonl.key"
+    load_or_create_key(key_path)
+
+    assert mode_of(tmp_path / "made") == mode_of(path.parent) == mode_of(key_path.parent) == 0o700
+    files = [path, path.with_name("audit.jsonl.2025-03-10"), path.with_name("audit.jsonl.torn"), key_path]
+    assert {f.name: mode_of(f) for f in files} == {f.name: 0o600 for f in files}
+
+
+def test_an_existing_audit_directory_keeps_the_operators_mode(tmp_path: Path, clock: Clock) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    mine.chmod(0o750)
+    AuditLog(mine / "audit.jsonl", KEY, clock=clock, fsync=False).close()
+    load_or_create_key(mine / "audit.jsonl.key")
+    assert mode_of(mine) == 0o750
+    assert mode_of(mine / "audit.jsonl") == mode_of(mine / "audit.jsonl.key") == 0o600

@@ -25,6 +25,7 @@ EXPECTED = {
     errors.NotFoundError: (404, "NOT_FOUND", False),
     errors.MethodNotAllowedError: (405, "METHOD_NOT_ALLOWED", False),
     errors.IdempotencyConflictError: (409, "IDEMPOTENCY_CONFLICT", False),
+    errors.PayloadTooLargeError: (413, "PAYLOAD_TOO_LARGE", False),
     errors.InvalidInputError: (422, "INVALID_INPUT", False),
     errors.KillSwitchEngagedError: (423, "KILL_SWITCH_ENGAGED", False),
     errors.LeverageCapExceededError: (403, "LEVERAGE_CAP_EXCEEDED", False),

@@ -141,12 +141,18 @@ def test_redact_headers_drops_sensitive_headers() -> None:
     }
 
 
-def test_redact_url_masks_sensitive_query_params_and_password() -> None:
+def test_redact_url_masks_sensitive_query_params_and_userinfo() -> None:
     url = f"https://user:{SECRET}@example.com/api/v2/public/auth?client_id=abc&client_secret={SECRET}&n=1"
     out = redact_url(url)
     assert SECRET not in out
     assert "client_id=abc" in out
     assert "client_secret=***" in out
     assert "n=1" in out
-    assert out.startswith("https://user:***@example.com/api/v2/public/auth?")
+    assert out.startswith("https://***@example.com/api/v2/public/auth?")
     assert redact_url("https://example.com/x") == "https://example.com/x"
+
+
+def test_redact_url_masks_the_whole_userinfo() -> None:
+    assert redact_url(f"https://{SECRET}@example.com/api") == "https://***@example.com/api"
+    assert redact_url(f"https://{SECRET}:@example.com:8443/api") == "https://***@example.com:8443/api"
+    assert redact_url("https://[::1/x") == "***"

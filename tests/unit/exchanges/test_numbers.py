@@ -198,7 +198,7 @@ def test_output_is_still_a_string() -> None:
 def test_the_schema_says_number_or_patterned_string() -> None:
     properties = v.PlaceOrderRequest.model_json_schema(mode="validation")["properties"]
     quantity, price = properties["quantity"], properties["price"]
-    assert quantity["anyOf"][0] == {"type": "number", "exclusiveMinimum": 0.0}
+    assert quantity["anyOf"][0] == {"type": "number", "exclusiveMinimum": 0.0, "maximum": float(v.DECIMAL_MAX)}
     assert quantity["anyOf"][1] == {"type": "string", "pattern": v.DECIMAL_PATTERN, "maxLength": v.DECIMAL_MAX_CHARS}
     assert price["anyOf"][:2] == quantity["anyOf"]
     assert price["anyOf"][2] == {"type": "null"}

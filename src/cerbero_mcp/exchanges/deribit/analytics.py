@@ -512,22 +512,73 @@ async def get_atm_vs_wings_vol(ctx: ToolContext, req: s.SurfaceRequest) -> s.Atm
 
 @TOOLS.read("find_by_delta")
 async def find_by_delta(ctx: ToolContext, req: s.FindByDeltaRequest) -> s.FoundOption:
-    """Return the option of one expiry whose Black-76 delta is nearest the target."""
-    surface, _ = await _one_expiry(ctx, s.SurfaceRequest(currency=req.currency, expiry=req.expiry))
+    """Return the option whose Black-76 delta is nearest the target over every allowed expiry."""
+    listed = await load_surface(ctx, req.currency, req.expiry)
+    low, high = req.min_days_to_expiry, req.max_days_to_expiry
+    allowed = {
+        e
+        for e in listed.expiries
+        if (low is None or _days_to(e, listed) >= low) and (high is None or _days_to(e, listed) <= high)
+    }
+    if not allowed:
+        raise InvalidInputError(
+            f"no listed {req.currency} expiry is within the requested days to expiry",
+            suggested_fix="widen min_days_to_expiry/max_days_to_expiry or drop them",
+            details={
+                "min_days_to_expiry": low,
+                "max_days_to_expiry": high,
+                "listed": {expiry_label(e): round(_days_to(e, listed), 2) for e in sorted(set(listed.expiries))},
+            },
+        )
+    surface = _restricted(listed, allowed)
     target = abs(req.target_delta) if req.kind == "call" else -abs(req.target_delta)
     match = options.find_by_delta(surface.chain, target, req.kind)
     row = surface.rows[match.index]
+    expiry = surface.expiries[match.index]
     return s.FoundOption(
         instrument=surface.names[match.index],
         strike=float(match.strike),
-        expiry=surface.label_of(match.expiry_years),
+        expiry=expiry_label(expiry),
+        days_to_expiry=round(_days_to(expiry, surface), 4),
         kind=req.kind,
         delta=round(float(match.delta), 6),
         mark_iv=_vol_points(match.iv),
         mark_price=float(row["mark_price"]) if row.get("mark_price") is not None else None,
         target_delta=target,
+        delta_error=round(float(match.delta) - target, 6),
+        expiries_searched=sorted({expiry_label(e) for e in allowed}),
         used=surface.used(),
         data_timestamp=surface.observed_at,
+    )
+
+
+def _days_to(expiry: datetime, surface: Surface) -> float:
+    """Return the days from the surface's observation to `expiry`."""
+    return (expiry - surface.observed_at).total_seconds() / 86400
+
+
+def _restricted(surface: Surface, keep: set[datetime]) -> Surface:
+    """Return the part of `surface` whose options expire at one of `keep`."""
+    idx = np.flatnonzero([e in keep for e in surface.expiries])
+    c = surface.chain
+    chain = options.OptionChain(
+        strike=c.strike[idx],
+        expiry_years=c.expiry_years[idx],
+        is_call=c.is_call[idx],
+        iv=c.iv[idx],
+        forward=c.forward[idx],
+        open_interest=c.open_interest[idx],
+        delta=c.delta[idx],
+        rate=c.rate,
+    )
+    pick = idx.tolist()
+    return Surface(
+        chain,
+        [surface.names[i] for i in pick],
+        [surface.expiries[i] for i in pick],
+        [surface.rows[i] for i in pick],
+        surface.spot,
+        surface.observed_at,
     )
 
 

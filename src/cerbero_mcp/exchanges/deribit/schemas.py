@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
@@ -106,11 +106,24 @@ class InstrumentInfo(BaseModel):
     base_currency: str
     quote_currency: str
     settlement_currency: str | None
-    tick_size: Decimal
-    min_trade_amount: Decimal
-    contract_size: Decimal
+    tick_size: Decimal = Field(
+        description=(
+            "Minimum price increment, in the instrument's price currency (inverse "
+            "options: base coin; inverse futures: USD; linear: USDC)."
+        )
+    )
+    min_trade_amount: Decimal = Field(
+        description=(
+            "Smallest order amount: USD for inverse futures/perpetuals, base coin for options and linear instruments."
+        )
+    )
+    contract_size: Decimal = Field(
+        description=(
+            "Size of one contract: USD for inverse futures/perpetuals, base coin for options and linear instruments."
+        )
+    )
     expiration: datetime | None
-    strike: Decimal | None = None
+    strike: Decimal | None = Field(None, description="Strike price in USD per coin (options only).")
     option_type: OptionKind | None = None
     is_active: bool = True
     info: dict[str, Any] = Field(default_factory=dict)
@@ -137,10 +150,10 @@ class DvolPoint(BaseModel):
     """One DVOL candle."""
 
     ts: datetime
-    open: float
-    high: float
-    low: float
-    close: float
+    open: float = Field(description="DVOL at the candle's open, vol points (55.0 = 55 %).")
+    high: float = Field(description="Highest DVOL of the candle, vol points (55.0 = 55 %).")
+    low: float = Field(description="Lowest DVOL of the candle, vol points (55.0 = 55 %).")
+    close: float = Field(description="DVOL at the candle's close, vol points (55.0 = 55 %).")
 
 
 class Dvol(ToolResponse):
@@ -148,7 +161,7 @@ class Dvol(ToolResponse):
 
     currency: OptionsCurrency
     resolution: str
-    latest: float | None
+    latest: float | None = Field(description="Latest DVOL close, vol points (55.0 = 55 %); none without data.")
     points: list[DvolPoint]
 
 
@@ -164,13 +177,13 @@ class IvRank(ToolResponse):
     """Where today's DVOL sits in its range (rank) and distribution (percentile)."""
 
     currency: OptionsCurrency
-    current: float
-    low: float
-    high: float
-    iv_rank: float = Field(description="(current - low) / (high - low) × 100.")
-    iv_percentile: float = Field(description="Share of daily closes below current, × 100.")
-    lookback_days: int
-    observations: int
+    current: float = Field(description="Latest daily DVOL close, vol points (55.0 = 55 %).")
+    low: float = Field(description="Lowest daily DVOL close of the lookback, vol points (55.0 = 55 %).")
+    high: float = Field(description="Highest daily DVOL close of the lookback, vol points (55.0 = 55 %).")
+    iv_rank: float = Field(description="(current - low) / (high - low) × 100, in percent (0-100).")
+    iv_percentile: float = Field(description="Share of daily closes below current × 100, in percent (0-100).")
+    lookback_days: int = Field(description="Lookback window, in days.")
+    observations: int = Field(description="Count of daily DVOL closes in the lookback.")
 
 
 class RealizedVolRequest(ToolRequest):
@@ -180,8 +193,10 @@ class RealizedVolRequest(ToolRequest):
     instrument: str = Field("BTC-PERPETUAL", min_length=1, max_length=64)
     resolution: Literal["1h", "1d"] = "1d"
     window: int = Field(30, ge=2, le=1000, description="Candles in the estimate.")
-    windows: list[int] = Field(
-        default_factory=lambda: [7, 14, 30, 60], max_length=8, description="Windows of the volatility cone."
+    windows: list[Annotated[int, Field(ge=2, le=1000)]] = Field(
+        default_factory=lambda: [7, 14, 30, 60],
+        max_length=8,
+        description="Windows of the volatility cone, in candles (2-1000 each).",
     )
 
 
@@ -190,13 +205,18 @@ class RealizedVol(ToolResponse):
 
     instrument: str
     resolution: str
-    window: int
-    close_to_close: float
-    parkinson: float
-    garman_klass: float
-    yang_zhang: float
-    cone: list[dict[str, float]]
-    candles_used: int
+    window: int = Field(description="Window of the estimates, count of candles.")
+    close_to_close: float = Field(description="Close-to-close volatility, annualised, decimal fraction (0.55 = 55 %).")
+    parkinson: float = Field(description="Parkinson high-low volatility, annualised, decimal fraction (0.55 = 55 %).")
+    garman_klass: float = Field(description="Garman-Klass volatility, annualised, decimal fraction (0.55 = 55 %).")
+    yang_zhang: float = Field(description="Yang-Zhang volatility, annualised, decimal fraction (0.55 = 55 %).")
+    cone: list[dict[str, float]] = Field(
+        description=(
+            "Volatility cone, one row per window: `window` in candles; min, q25, median, q75, max, "
+            "current are annualised volatilities as decimal fractions (0.55 = 55 %)."
+        )
+    )
+    candles_used: int = Field(description="Count of candles read (epoch-free count, not a time).")
 
 
 class SurfaceRequest(ToolRequest):
@@ -205,16 +225,18 @@ class SurfaceRequest(ToolRequest):
     model_config = _examples({"currency": "BTC"}, {"currency": "ETH"})
     currency: OptionsCurrency = "BTC"
     expiry: str | None = Field(
-        None, description="Restrict to one expiry (YYYY-MM-DD or Deribit's 25DEC26); default: all / nearest."
+        None,
+        max_length=16,
+        description="Restrict to one expiry (YYYY-MM-DD or Deribit's 25DEC26); default: all / nearest.",
     )
 
 
 class SurfaceUsed(BaseModel):
     """Which data an analytic used, so it can be checked."""
 
-    instruments: int
+    instruments: int = Field(description="Count of option instruments used.")
     expiries: list[str]
-    underlying_price: float
+    underlying_price: float = Field(description="Index price of the currency used as spot, in USD.")
     observed_at: datetime
 
 
@@ -222,8 +244,8 @@ class TermPoint(BaseModel):
     """ATM implied volatility of one expiry."""
 
     expiry: str
-    days: float
-    atm_iv: float
+    days: float = Field(description="Days to expiry (fractional).")
+    atm_iv: float = Field(description="At-the-money implied vol, vol points (55.0 = 55 %).")
 
 
 class TermStructure(ToolResponse):
@@ -239,12 +261,12 @@ class SkewPoint(BaseModel):
     """Skew numbers of one expiry (vol points)."""
 
     expiry: str
-    days: float
-    atm_iv: float
-    call_25d_iv: float
-    put_25d_iv: float
-    risk_reversal_25d: float = Field(description="25-delta call IV minus 25-delta put IV.")
-    butterfly_25d: float = Field(description="Average of 25-delta wings minus ATM.")
+    days: float = Field(description="Days to expiry (fractional).")
+    atm_iv: float = Field(description="At-the-money implied vol, vol points (55.0 = 55 %).")
+    call_25d_iv: float = Field(description="Implied vol of the 25-delta call, vol points (55.0 = 55 %).")
+    put_25d_iv: float = Field(description="Implied vol of the 25-delta put, vol points (55.0 = 55 %).")
+    risk_reversal_25d: float = Field(description="25-delta call IV minus 25-delta put IV, in vol points.")
+    butterfly_25d: float = Field(description="Average of the 25-delta wings minus ATM IV, in vol points.")
 
 
 class Skew25d(ToolResponse):
@@ -260,12 +282,16 @@ class PutCallRatio(ToolResponse):
 
     currency: OptionsCurrency
     expiry: str | None
-    put_open_interest: float
-    call_open_interest: float
-    by_open_interest: float | None
-    put_volume: float
-    call_volume: float
-    by_volume: float | None
+    put_open_interest: float = Field(description="Open interest of the puts, in the base coin (BTC or ETH).")
+    call_open_interest: float = Field(description="Open interest of the calls, in the base coin (BTC or ETH).")
+    by_open_interest: float | None = Field(
+        description="Put open interest / call open interest, ratio, dimensionless; none without call open interest."
+    )
+    put_volume: float = Field(description="24h traded volume of the puts, in the base coin (BTC or ETH).")
+    call_volume: float = Field(description="24h traded volume of the calls, in the base coin (BTC or ETH).")
+    by_volume: float | None = Field(
+        description="Put volume / call volume (24h), ratio, dimensionless; none without call volume."
+    )
     used: SurfaceUsed
 
 
@@ -279,10 +305,22 @@ class GexRequest(SurfaceRequest):
 class GexStrike(BaseModel):
     """GEX of one strike (USD per 1% move)."""
 
-    strike: float
-    call_gex: float
-    put_gex: float
-    net_gex: float
+    strike: float = Field(description="Strike price, in USD.")
+    call_gex: float = Field(
+        description=(
+            "Dealer gamma exposure of the strike's calls, USD per 1 % move of the underlying (sign per `convention`)."
+        )
+    )
+    put_gex: float = Field(
+        description=(
+            "Dealer gamma exposure of the strike's puts, USD per 1 % move of the underlying (sign per `convention`)."
+        )
+    )
+    net_gex: float = Field(
+        description=(
+            "Calls plus puts dealer gamma exposure, USD per 1 % move of the underlying (positive: dealers long gamma)."
+        )
+    )
 
 
 class Gex(ToolResponse):
@@ -290,7 +328,9 @@ class Gex(ToolResponse):
 
     currency: OptionsCurrency
     convention: str
-    total_gex: float
+    total_gex: float = Field(
+        description="Total dealer gamma exposure, USD per 1 % move of the underlying (positive: dealers long gamma)."
+    )
     strikes: list[GexStrike]
     used: SurfaceUsed
 
@@ -308,10 +348,14 @@ class GammaProfile(ToolResponse):
 
     currency: OptionsCurrency
     convention: str
-    spot: float
-    prices: list[float]
-    total_gex: list[float]
-    gamma_flip: float | None = Field(description="Price where total dealer gamma changes sign (none in the grid).")
+    spot: float = Field(description="Index price the grid is centred on, in USD.")
+    prices: list[float] = Field(description="Underlying prices of the grid, in USD.")
+    total_gex: list[float] = Field(
+        description="Total dealer gamma exposure at each grid price, USD per 1 % move of the underlying."
+    )
+    gamma_flip: float | None = Field(
+        description="Price where total dealer gamma changes sign, in USD (none in the grid)."
+    )
     used: SurfaceUsed
 
 
@@ -320,9 +364,23 @@ class VannaCharm(ToolResponse):
 
     currency: OptionsCurrency
     convention: str
-    total_vanna: float
-    total_charm: float
-    by_expiry: list[dict[str, float | str]]
+    total_vanna: float = Field(
+        description=(
+            "Dealer vanna: change of the dealers' delta, in the base coin, per 1.00 (100 vol points) change of IV."
+        )
+    )
+    total_charm: float = Field(
+        description=(
+            "Dealer charm: change of the dealers' delta, in the base coin, per "
+            "year of elapsed time (÷ 365 for per day)."
+        )
+    )
+    by_expiry: list[dict[str, float | str]] = Field(
+        description=(
+            "Per expiry: `expiry` (YYYY-MM-DD), `vanna` (base-coin delta per 1.00 of "
+            "IV) and `charm` (base-coin delta per year)."
+        )
+    )
     used: SurfaceUsed
 
 
@@ -331,9 +389,9 @@ class OiWeightedSkew(ToolResponse):
 
     currency: OptionsCurrency
     expiry: str | None
-    oi_weighted_put_iv: float
-    oi_weighted_call_iv: float
-    skew: float
+    oi_weighted_put_iv: float = Field(description="Open-interest-weighted mean put IV, vol points (55.0 = 55 %).")
+    oi_weighted_call_iv: float = Field(description="Open-interest-weighted mean call IV, vol points (55.0 = 55 %).")
+    skew: float = Field(description="Weighted put IV minus weighted call IV, in vol points.")
     used: SurfaceUsed
 
 
@@ -342,9 +400,13 @@ class SmileAsymmetry(ToolResponse):
 
     currency: OptionsCurrency
     expiry: str
-    asymmetry: float
-    put_wing_slope: float
-    call_wing_slope: float
+    asymmetry: float = Field(description="Fitted put-wing IV minus call-wing IV at log-moneyness ∓0.1, in vol points.")
+    put_wing_slope: float = Field(
+        description="(Put-wing IV at log-moneyness -0.1 minus ATM IV) / 0.1: vol points per unit of log-moneyness."
+    )
+    call_wing_slope: float = Field(
+        description="(Call-wing IV at log-moneyness +0.1 minus ATM IV) / 0.1: vol points per unit of log-moneyness."
+    )
     used: SurfaceUsed
 
 
@@ -353,32 +415,64 @@ class AtmVsWings(ToolResponse):
 
     currency: OptionsCurrency
     expiry: str
-    atm_iv: float
-    wings: dict[str, float]
+    atm_iv: float = Field(description="At-the-money implied vol, vol points (55.0 = 55 %).")
+    wings: dict[str, float] = Field(
+        description=(
+            "25- and 10-delta call and put IVs and each wing's premium over ATM, all in vol points (55.0 = 55 %)."
+        )
+    )
     used: SurfaceUsed
 
 
 class FindByDeltaRequest(ToolRequest):
-    """The option of an expiry whose delta is nearest the target."""
+    """The option whose delta is nearest the target, over the expiries the caller allows."""
 
-    model_config = _examples({"currency": "BTC", "target_delta": 0.25, "kind": "call"})
+    model_config = _examples(
+        {"currency": "BTC", "target_delta": 0.25, "kind": "call"},
+        {"currency": "BTC", "target_delta": -0.25, "kind": "put", "min_days_to_expiry": 7, "max_days_to_expiry": 45},
+    )
     currency: OptionsCurrency = "BTC"
     target_delta: float = Field(ge=-1, le=1, description="Calls in (0, 1], puts in [-1, 0) (sign may be omitted).")
     kind: OptionKind
-    expiry: str | None = Field(None, description="YYYY-MM-DD or 25DEC26; default: the nearest expiry over 2 days.")
+    expiry: str | None = Field(
+        None,
+        max_length=16,
+        description="Search only this expiry (YYYY-MM-DD or 25DEC26); default: every listed expiry in the window.",
+    )
+    min_days_to_expiry: float | None = Field(
+        None, ge=0, le=3660, description="Search only expiries at least this many days away (default: no minimum)."
+    )
+    max_days_to_expiry: float | None = Field(
+        None, gt=0, le=3660, description="Search only expiries at most this many days away (default: no maximum)."
+    )
+
+    @model_validator(mode="after")
+    def _window_in_order(self) -> Self:
+        """Refuse a window whose minimum is above its maximum."""
+        low, high = self.min_days_to_expiry, self.max_days_to_expiry
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_days_to_expiry ({low:g}) is above max_days_to_expiry ({high:g})")
+        return self
 
 
 class FoundOption(ToolResponse):
-    """The option nearest the target delta."""
+    """The option nearest the target delta, how far it is from it, and which expiries were searched."""
 
     instrument: str
-    strike: float
+    strike: float = Field(description="Strike price, in USD.")
     expiry: str
+    days_to_expiry: float = Field(description="Days to expiry (fractional).")
     kind: OptionKind
-    delta: float
-    mark_iv: float
-    mark_price: float | None
-    target_delta: float
+    delta: float = Field(description="Black-76 delta w.r.t. the forward, ratio, dimensionless (-1 to 1).")
+    mark_iv: float = Field(description="Mark implied vol, vol points (55.0 = 55 %).")
+    mark_price: float | None = Field(
+        description="Deribit's mark price, in the base coin per option (inverse option premium)."
+    )
+    target_delta: float = Field(description="Target delta, signed by kind, ratio, dimensionless.")
+    delta_error: float = Field(
+        description="delta − target_delta: how far the best listed option is from the target, ratio, dimensionless."
+    )
+    expiries_searched: list[str] = Field(description="The expiries (YYYY-MM-DD) whose options were compared.")
     used: SurfaceUsed
 
 
@@ -404,13 +498,13 @@ class SpreadPayoffRequest(ToolRequest):
 class SpreadPayoff(ToolResponse):
     """Payoff at expiry and now (mark-to-model), break-evens, max profit and loss, in USD."""
 
-    prices: list[float]
-    payoff_at_expiry: list[float]
-    value_now: list[float]
-    break_evens: list[float]
-    max_profit: float | None
-    max_loss: float | None
-    net_premium: float
+    prices: list[float] = Field(description="Underlying prices of the grid, in USD.")
+    payoff_at_expiry: list[float] = Field(description="P&L at the first expiry at each grid price, in USD.")
+    value_now: list[float] = Field(description="P&L now (Black-76 mark-to-model) at each grid price, in USD.")
+    break_evens: list[float] = Field(description="Underlying prices where the P&L at expiry is zero, in USD.")
+    max_profit: float | None = Field(description="Largest P&L at expiry, in USD; none when unbounded.")
+    max_loss: float | None = Field(description="Smallest (most negative) P&L at expiry, in USD; none when unbounded.")
+    net_premium: float = Field(description="Premium paid (positive) or received (negative) for all legs, in USD.")
     legs: list[dict[str, Any]]
     used: SurfaceUsed
 
@@ -435,7 +529,7 @@ class ComboOrderRequest(ToolRequest):
     quantity: PositiveQuantity
     type: Literal["market", "limit"] = "market"
     price: Price | None = None  # a combo may be priced at a credit (negative)
-    client_order_id: str | None = Field(None, pattern=CLIENT_ORDER_ID_PATTERN)
+    client_order_id: str | None = Field(None, max_length=64, pattern=CLIENT_ORDER_ID_PATTERN)
 
     @model_validator(mode="after")
     def _price_for_limit(self) -> Self:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -112,12 +113,17 @@ class Execution(BaseModel):
     execution_id: str
     instrument: str
     side: v.Side
-    quantity: Decimal
-    price: Decimal
+    quantity: Decimal = Field(description="Executed quantity, in shares or contracts.")
+    price: Decimal = Field(description="Execution price per share or contract, in the instrument's trading currency.")
     time: str | None = None
     order_id: str | None = None
     client_order_id: str | None = None
-    commission: Decimal | None = None
+    commission: Decimal | None = Field(
+        None,
+        description=(
+            "Commission charged, in the commission currency IBKR reports (usually the account's base currency)."
+        ),
+    )
     info: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -131,7 +137,7 @@ class SnapshotRequest(ToolRequest):
     """Market-data snapshot of several instruments."""
 
     model_config = _examples({"instruments": ["AAPL", "MSFT"]})
-    instruments: list[str] = Field(min_length=1, max_length=50)
+    instruments: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=50)
 
 
 class Snapshot(ToolResponse):
@@ -145,16 +151,18 @@ class OptionChainRequest(ToolRequest):
 
     model_config = _examples({"symbol": "AAPL"})
     symbol: str = Field(min_length=1, max_length=16)
-    month: str | None = Field(None, pattern=r"^[A-Z]{3}\d{2}$", description="e.g. DEC26; default: the nearest listed.")
+    month: str | None = Field(
+        None, max_length=5, pattern=r"^[A-Z]{3}\d{2}$", description="e.g. DEC26; default: the nearest listed."
+    )
     strikes: int = Field(10, ge=1, le=100, description="Strikes each side of the money.")
 
 
 class ChainOption(BaseModel):
     """One listed option."""
 
-    conid: int
+    conid: int = Field(description="IBKR contract id, an identifier (not a quantity).")
     symbol: str
-    strike: Decimal
+    strike: Decimal = Field(description="Strike price, in the underlying's trading currency.")
     right: Literal["call", "put"]
     expiry: str | None = None
     info: dict[str, Any] = Field(default_factory=dict)
@@ -164,7 +172,7 @@ class OptionChain(ToolResponse):
     """The chain of one month around the money."""
 
     symbol: str
-    underlying_conid: int
+    underlying_conid: int = Field(description="IBKR contract id of the underlying, an identifier (not a quantity).")
     month: str
     months: list[str]
     options: list[ChainOption]
@@ -180,7 +188,7 @@ class SearchRequest(ToolRequest):
 class Contract(BaseModel):
     """One contract IBKR knows."""
 
-    conid: int
+    conid: int = Field(description="IBKR contract id, an identifier (not a quantity).")
     symbol: str | None
     description: str | None
     sec_types: list[str]
@@ -200,15 +208,22 @@ class ClockRequest(ToolRequest):
     instrument: str = Field("SPY", min_length=1, max_length=64)
 
 
+class ClockSession(BaseModel):
+    """One regular trading session (UTC)."""
+
+    open: datetime
+    close: datetime
+
+
 class Clock(ToolResponse):
     """Whether the market is open now, and the next open and close, from IBKR's trading schedule."""
 
     instrument: str
-    timezone: str
+    timezone: str = Field(description="The exchange's IANA time zone (e.g. America/New_York); the times are UTC.")
     is_open: bool
-    next_open: str | None
-    next_close: str | None
-    sessions: list[dict[str, str]]
+    next_open: datetime | None = Field(description="Next regular session open (UTC), none in the schedule.")
+    next_close: datetime | None = Field(description="Next regular session close (UTC), none in the schedule.")
+    sessions: list[ClockSession] = Field(description="The regular sessions of the schedule, earliest first (UTC).")
 
 
 class TickRequest(ToolRequest):
@@ -222,12 +237,16 @@ class StreamTick(ToolResponse):
     """The latest streamed quote (merged from the socket's deltas)."""
 
     instrument: str
-    conid: int
-    last: Decimal | None
-    bid: Decimal | None
-    ask: Decimal | None
-    bid_size: Decimal | None
-    ask_size: Decimal | None
+    conid: int = Field(description="IBKR contract id, an identifier (not a quantity).")
+    last: Decimal | None = Field(description="Last trade price, in the instrument's trading currency.")
+    bid: Decimal | None = Field(description="Best bid price, in the instrument's trading currency.")
+    ask: Decimal | None = Field(description="Best ask price, in the instrument's trading currency.")
+    bid_size: Decimal | None = Field(
+        description="Quantity at the best bid, in shares or contracts as IBKR reports it (field 88)."
+    )
+    ask_size: Decimal | None = Field(
+        description="Quantity at the best ask, in shares or contracts as IBKR reports it (field 85)."
+    )
 
 
 class DepthRequest(TickRequest):
@@ -241,16 +260,20 @@ class Subscription(ToolResponse):
     """The instruments with a live streaming subscription."""
 
     instrument: str
-    conid: int
+    conid: int = Field(description="IBKR contract id, an identifier (not a quantity).")
     subscribed: bool
-    active: list[int]
+    active: list[int] = Field(
+        description="IBKR contract ids with a live streaming subscription, identifiers (not quantities)."
+    )
 
 
 class CloseAllRequest(ToolRequest):
     """Close every position with market orders."""
 
     model_config = _examples({})
-    client_order_id: str | None = Field(None, pattern=v.CLIENT_ORDER_ID_PATTERN, description="Idempotency key.")
+    client_order_id: str | None = Field(
+        None, max_length=64, pattern=v.CLIENT_ORDER_ID_PATTERN, description="Idempotency key."
+    )
 
 
 class CloseAllResult(ToolResponse):
@@ -282,7 +305,9 @@ class BracketRequest(ToolRequest):
     take_profit_price: v.PositivePrice
     stop_loss_price: v.PositivePrice
     time_in_force: Literal["gtc", "day"] = "gtc"
-    client_order_id: str = Field(pattern=v.CLIENT_ORDER_ID_PATTERN, description="The parent's cOID (required).")
+    client_order_id: str = Field(
+        max_length=64, pattern=v.CLIENT_ORDER_ID_PATTERN, description="The parent's cOID (required)."
+    )
 
     @model_validator(mode="after")
     def _prices(self) -> Self:
@@ -307,7 +332,7 @@ class SimpleOrder(BaseModel):
     quantity: v.PositiveQuantity
     price: v.PositivePrice | None = None
     stop_price: v.PositivePrice | None = None
-    client_order_id: str | None = Field(None, pattern=v.CLIENT_ORDER_ID_PATTERN)
+    client_order_id: str | None = Field(None, max_length=64, pattern=v.CLIENT_ORDER_ID_PATTERN)
 
 
 class OcoRequest(ToolRequest):
@@ -323,7 +348,9 @@ class OcoRequest(ToolRequest):
         }
     )
     orders: list[SimpleOrder] = Field(min_length=2, max_length=4)
-    client_order_id: str | None = Field(None, pattern=v.CLIENT_ORDER_ID_PATTERN, description="Idempotency key.")
+    client_order_id: str | None = Field(
+        None, max_length=64, pattern=v.CLIENT_ORDER_ID_PATTERN, description="Idempotency key."
+    )
 
 
 class OtoRequest(ToolRequest):
@@ -338,7 +365,9 @@ class OtoRequest(ToolRequest):
     )
     trigger: SimpleOrder
     child: SimpleOrder
-    client_order_id: str = Field(pattern=v.CLIENT_ORDER_ID_PATTERN, description="The trigger's cOID (required).")
+    client_order_id: str = Field(
+        max_length=64, pattern=v.CLIENT_ORDER_ID_PATTERN, description="The trigger's cOID (required)."
+    )
 
 
 class LinkedOrders(ToolResponse):

@@ -169,9 +169,9 @@ def clock_from_schedule(instrument: str, raw: Any, now: datetime) -> s.Clock:
         instrument=instrument,
         timezone=zone_name,
         is_open=is_open,
-        next_open=next_open.isoformat() if next_open else None,
-        next_close=next_close.isoformat() if next_close else None,
-        sessions=[{"open": o.isoformat(), "close": c.isoformat()} for o, c in sessions],
+        next_open=next_open.astimezone(UTC) if next_open else None,
+        next_close=next_close.astimezone(UTC) if next_close else None,
+        sessions=[s.ClockSession(open=o.astimezone(UTC), close=c.astimezone(UTC)) for o, c in sessions],
         data_timestamp=now,
     )
 

@@ -77,8 +77,9 @@ def test_clock_reads_regular_hours_in_the_exchange_zone() -> None:
     saturday = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
     clock = clock_from_schedule("AAPL", schedule, saturday)
     assert clock.is_open is False
-    assert clock.next_open == "2026-11-23T09:30:00-05:00"
+    assert clock.model_dump(mode="json")["next_open"] == "2026-11-23T14:30:00.000Z"
+    assert clock.timezone == "America/New_York"
     monday_noon_ny = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
     open_clock = clock_from_schedule("AAPL", schedule, monday_noon_ny)
     assert open_clock.is_open is True
-    assert open_clock.next_close == "2026-11-23T16:00:00-05:00"
+    assert open_clock.model_dump(mode="json")["next_close"] == "2026-11-23T21:00:00.000Z"
