@@ -310,10 +310,19 @@ class IbkrClient(VenueClient):
         return list(result or [])
 
     async def conid(self, instrument: str) -> int:
-        """Resolve a symbol (or `conid:<n>`) to its stock conid, with an LRU cache."""
-        if instrument.startswith("conid:") or instrument.isdigit():
-            return int(instrument.removeprefix("conid:"))
+        """Resolve a symbol (or `conid:<n>`, checked once to exist) to its conid, with an LRU cache."""
         key = instrument.upper()
+        if key in self._conids:
+            self._conids.move_to_end(key)
+            return self._conids[key]
+        if instrument.startswith("conid:") or instrument.isdigit():
+            number = instrument.removeprefix("conid:")
+            if not number.isdigit():
+                raise InvalidInputError(f"ibkr: {instrument!r} is not conid:<number>")
+            # An unknown conid would otherwise surface much later (a market-data socket that never
+            # answers); IBKR says "Invalid contract id" here, a clear 4xx.
+            await self.call("GET", f"/iserver/contract/{int(number)}/info")
+            return self._remember(key, int(number))
         if key in self._conids:
             self._conids.move_to_end(key)
             return self._conids[key]
@@ -323,7 +332,9 @@ class IbkrClient(VenueClient):
                 f"ibkr: contract not found for {instrument!r}",
                 suggested_fix="call search_contracts, or pass conid:<number>",
             )
-        conid = int(found["conid"])
+        return self._remember(key, int(found["conid"]))
+
+    def _remember(self, key: str, conid: int) -> int:
         self._conids[key] = conid
         if len(self._conids) > CONID_CACHE_SIZE:
             self._conids.popitem(last=False)

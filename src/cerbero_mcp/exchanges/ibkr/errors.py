@@ -20,6 +20,7 @@ BROAD: dict[str, type[errors.CerberoError]] = {
     "not found": errors.OrderNotFoundError,
     "no such order": errors.OrderNotFoundError,
     "invalid conid": errors.InvalidInputError,
+    "invalid contract id": errors.InvalidInputError,
     "contract not found": errors.InvalidInputError,
     "not authenticated": errors.UpstreamAuthError,
     "no bridge": errors.UpstreamError,
