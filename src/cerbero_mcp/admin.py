@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cerbero_mcp.app_state import AppState
 from cerbero_mcp.common.audit import AuditQuery
 from cerbero_mcp.common.errors import ForbiddenError, InvalidInputError
+from cerbero_mcp.contracts import VOCABULARY_RISK
 
 MAX_AUDIT_LIMIT = 10_000
 AUDIT_OFF_WARNING = "audit is off (AUDIT_LOG_FILE=off): nothing is being audited"
@@ -151,7 +152,8 @@ def kill_switch_view(state: AppState) -> dict[str, Any]:
                 else None
             ),
         }
-    view["allowed_while_engaged"] = ["cancel_order", "cancel_all_orders", "close_position", "reduce_only orders"]
+    # The vocabulary's reducing writes, from the one table the declarations use, and reduce-only orders.
+    view["allowed_while_engaged"] = [*VOCABULARY_RISK, "reduce_only orders", "every write declared risk='reduces'"]
     return view
 
 

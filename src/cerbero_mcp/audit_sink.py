@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from typing import Any
 
 from cerbero_mcp.common.audit import AuditLog
@@ -29,16 +30,14 @@ class AuditSink:
         self.audit = audit
         self.metrics = metrics
         self.failure: str | None = None
-        self._unwritten: list[dict[str, Any]] = []
+        self._unwritten: deque[dict[str, Any]] = deque()
         self._lock = asyncio.Lock()
 
     async def append(self, record: dict[str, Any], phase: str) -> bool:
         """Append `record` (after any kept ones); return False, noting why, when it cannot be written."""
         async with self._lock:
             try:
-                while self._unwritten:
-                    await self.audit.aappend(self._unwritten[0])
-                    self._unwritten.pop(0)
+                await self._flush()
                 await self.audit.aappend(record)
             except Exception as exc:
                 self._failed(record, phase, exc)
@@ -52,9 +51,7 @@ class AuditSink:
             return True
         async with self._lock:
             try:
-                while self._unwritten:
-                    await self.audit.aappend(self._unwritten[0])
-                    self._unwritten.pop(0)
+                await self._flush()
             except Exception:
                 return False  # still failing: keep the first reason
             # Nothing was kept (an intent failed): try the log with a probe record of its own.
@@ -67,6 +64,12 @@ class AuditSink:
             details={"reason": self.failure},
             suggested_fix="fix the audit sink (disk space, permissions); cancels and closes still work",
         )
+
+    async def _flush(self) -> None:
+        """Write the kept outcome records, oldest first; the first that fails stops it (and stays kept)."""
+        while self._unwritten:
+            await self.audit.aappend(self._unwritten[0])
+            self._unwritten.popleft()
 
     async def _probe(self) -> bool:
         try:

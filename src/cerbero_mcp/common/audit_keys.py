@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -21,10 +22,8 @@ def key_file_for(log_path: Path) -> Path:
 
 def load_or_create_key(path: Path) -> tuple[bytes, bool]:
     """Return the HMAC key kept in `path` and whether it was just generated (mode 600, atomically)."""
-    try:
+    with contextlib.suppress(FileNotFoundError):
         return _read_key(path), False
-    except FileNotFoundError:
-        pass
     make_private_dirs(path.parent)
     key = secrets.token_hex(32)
     staging = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
