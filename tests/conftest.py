@@ -1,8 +1,9 @@
 """Fixtures every test may use: settings with tokens, the app with the toy venue, an HTTP client.
 
 The whole run is on one clock, whatever the machine's date: the process clock (every "now" of the
-gateway and of the request examples) is a `StartedClock` at TEST_START from configuration on, and
-the session's simulators run on that same clock.
+gateway and of the request examples) is a `SkippingClock` at TEST_START from configuration on (it
+runs at wall-clock speed, and a venue's pacing wait moves it forward instead of sleeping), and the
+session's simulators run on that same clock.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from cerbero_mcp.common.clock import Clock, StartedClock, use_clock
+from cerbero_mcp.common.clock import Clock, SkippingClock, use_clock
 from cerbero_mcp.server import build_app
 from cerbero_mcp.settings import Settings
 from cerbero_mcp.simulators.engine.harness import SimStack, installed_simulators, start_simulators
@@ -27,13 +28,13 @@ from support.tokens import ADMIN, MAINNET, TESTNET
 # session is open, so market orders fill and the IBKR clock reports an open market; Deribit lists
 # its weeklies, monthlies and quarterlies; the venues' hourly open-interest changes are an hour away.
 TEST_START = datetime(2026, 3, 4, 15, tzinfo=UTC).timestamp()
-SESSION_CLOCK = pytest.StashKey[StartedClock]()
+SESSION_CLOCK = pytest.StashKey[SkippingClock]()
 PREVIOUS_CLOCK = pytest.StashKey[Clock]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Pin the process clock before collection, so examples computed then are of the same instant."""
-    clock = StartedClock(TEST_START)
+    clock = SkippingClock(TEST_START)
     config.stash[SESSION_CLOCK] = clock
     config.stash[PREVIOUS_CLOCK] = use_clock(clock)
 
@@ -45,7 +46,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def session_clock(pytestconfig: pytest.Config) -> StartedClock:
+def session_clock(pytestconfig: pytest.Config) -> SkippingClock:
     """Return the run's clock: TEST_START at configuration, then on at wall-clock speed."""
     return pytestconfig.stash[SESSION_CLOCK]
 
@@ -82,7 +83,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-def sim_stack(session_clock: StartedClock) -> Iterator[SimStack]:
+def sim_stack(session_clock: SkippingClock) -> Iterator[SimStack]:
     """Serve every installed venue simulator (testnet and mainnet) on loopback, once per run, on its clock."""
     with start_simulators(installed_simulators(), clock=session_clock) as stack:
         for instance in stack.instances:

@@ -7,6 +7,7 @@ one clock that starts at a fixed instant, whatever the date of the machine.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
@@ -48,6 +49,31 @@ class StartedClock:
         return f"StartedClock({self.start!r})"
 
 
+class SkippingClock(StartedClock):
+    """A StartedClock whose waits are skipped: `sleep` moves the clock forward instead of the process.
+
+    Tests run on it so that a venue's pacing (IBKR allows its orders list once per 5 s) costs no
+    wall-clock time: the gateway and the simulators share the clock, so a skipped wait is a wait
+    that happened for both of them.
+    """
+
+    def __init__(self, start: float) -> None:
+        """Start at `start` epoch seconds, now, with nothing skipped."""
+        super().__init__(start)
+        self.skipped = 0.0
+
+    def now(self) -> float:
+        """Return the start instant plus the seconds elapsed and skipped since construction."""
+        return super().now() + self.skipped
+
+    def skip(self, seconds: float) -> None:
+        """Move the clock `seconds` forward."""
+        self.skipped += max(0.0, seconds)
+
+    def __repr__(self) -> str:
+        return f"SkippingClock({self.start!r}, skipped={self.skipped!r})"
+
+
 _current: Clock = SystemClock()
 
 
@@ -71,3 +97,13 @@ def now() -> float:
 def utcnow() -> datetime:
     """Return the process clock's time, timezone-aware in UTC."""
     return datetime.fromtimestamp(_current.now(), UTC)
+
+
+async def sleep(seconds: float) -> None:
+    """Wait `seconds` on the process clock: really, or by moving a SkippingClock forward (tests)."""
+    clock = _current
+    if isinstance(clock, SkippingClock):
+        clock.skip(seconds)
+        await asyncio.sleep(0)
+    else:
+        await asyncio.sleep(seconds)

@@ -6,20 +6,24 @@ with a refusal or a penalty box that shuts it out for minutes. A `Pacer` keeps t
 limits before the request leaves: each call reserves a slot in every bucket it belongs to, waits for
 the slot when the wait is short, and is refused with 429 RATE_LIMIT (never sent) when it is long.
 
-The buckets are GCRA (the generic cell rate algorithm): one "theoretical arrival time" per key, so
-concurrent callers queue fairly without a background task and the state is two floats per key.
+Each key is a sliding window: a call may go once fewer than `calls` calls went (or are reserved to
+go) in the `per_s` seconds before it. A sliding window is what the strictest venues count (IBKR, Bybit),
+and it never breaks a fixed-window count either; a token bucket would not do, as it lets a full burst
+through right after a window was spent (twice the limit in one window). Reservations are kept in order,
+so concurrent callers queue fairly without a background task; the state is at most `calls` floats a key.
 Hand-written because no maintained asyncio library paces on an injectable clock, which the tests
 need (they run on a pinned clock, never on the wall clock's speed).
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from cerbero_mcp.common.clock import Clock, current
+from cerbero_mcp.common.clock import sleep as clock_sleep
 from cerbero_mcp.common.errors import RateLimitError
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -37,14 +41,9 @@ class Limit:
         if self.calls < 1 or not self.per_s > 0:
             raise ValueError("a limit needs calls >= 1 and per_s > 0")
 
-    @property
-    def interval(self) -> float:
-        """Return the seconds one call uses up."""
-        return self.per_s / self.calls
-
 
 class Pacer:
-    """Token buckets by key from a venue's table: wait when the wait is short, refuse (429) when it is not."""
+    """Sliding windows by key from a venue's table: wait when the wait is short, refuse (429) when it is not."""
 
     def __init__(
         self,
@@ -60,8 +59,8 @@ class Pacer:
         self.table = dict(table)
         self.max_wait_s = max_wait_s
         self._clock = clock
-        self._sleep = sleep or asyncio.sleep
-        self._tat: dict[str, float] = {}
+        self._sleep = sleep or clock_sleep  # the process clock's: real, or skipped in tests
+        self._sent: dict[str, deque[float]] = {}  # per key, the times of its last `calls` calls, in order
         self._not_before: dict[str, float] = {}
         self._penalty_until = 0.0
         self._penalty_reason = ""
@@ -94,11 +93,16 @@ class Pacer:
         if limit is None:
             # Fail closed: a call with no documented limit is a mistake in the venue's table.
             raise KeyError(f"{self.venue} pacing table has no limit for {key!r}")
-        tat = max(self._tat.get(key, now), now)
-        return max(tat - (limit.per_s - limit.interval), self._not_before.get(key, 0.0))
+        at = max(now, self._not_before.get(key, 0.0))
+        sent = self._sent.get(key)
+        if sent:
+            at = max(at, sent[-1])  # in order: a call never overtakes one reserved before it
+            if len(sent) >= limit.calls:
+                at = max(at, sent[0] + limit.per_s)
+        return at
 
     async def acquire(self, *keys: str) -> None:
-        """Reserve a slot in every bucket of `keys`, waiting for it if short; raise RATE_LIMIT if not."""
+        """Reserve a slot in every window of `keys`, waiting for it if short; raise RATE_LIMIT if not."""
         penalty = self.penalty_left()
         if penalty > 0:
             raise self._refusal(
@@ -110,8 +114,10 @@ class Pacer:
         if wait > self.max_wait_s:
             raise self._refusal(wait, f"the gateway's pace for {self.venue} ({', '.join(keys)}) is spent")
         for key in keys:
-            limit = self.table[key]
-            self._tat[key] = max(self._tat.get(key, now), now) + limit.interval
+            sent = self._sent.setdefault(key, deque())
+            sent.append(max(at, now))
+            while len(sent) > self.table[key].calls:
+                sent.popleft()
         if wait > 0:
             self.waited_s += wait
             await self._sleep(wait)

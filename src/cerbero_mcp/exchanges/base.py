@@ -102,6 +102,8 @@ class VenueClient(abc.ABC):
     default_headers: ClassVar[Mapping[str, str]] = {}
     # What NOT_CONFIGURED tells the operator to do.
     setup_hint: ClassVar[str] = "add the variables to .env and restart, or call the venue's public tools"
+    # The venue's own cap on simultaneous connections from one client (None: the setting alone decides).
+    max_connections: ClassVar[int | None] = None
 
     def __init__(self, http: UpstreamHTTP, environment: Environment, *, missing: Sequence[str] = ()) -> None:
         self.http = http
@@ -116,7 +118,7 @@ class VenueClient(abc.ABC):
             settings.venue_url(cls.venue, env),
             connect_timeout_s=settings.upstream_connect_timeout_s,
             read_timeout_s=settings.upstream_read_timeout_s,
-            pool_size=settings.upstream_pool_size,
+            pool_size=min(settings.upstream_pool_size, cls.max_connections or settings.upstream_pool_size),
             default_headers=cls.default_headers,
         )
 

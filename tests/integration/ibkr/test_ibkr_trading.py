@@ -89,7 +89,7 @@ async def test_oco_cancels_the_sibling_when_one_fills(http: httpx.AsyncClient) -
     assert positions == []
 
 
-async def test_oto_whose_child_fails_leaves_no_working_trigger(http: httpx.AsyncClient) -> None:
+async def test_oto_whose_child_is_refused_places_nothing(http: httpx.AsyncClient, sim_stack: SimStack) -> None:
     await ok(http, "cancel_all_orders", {})
     ticker = await ok(http, "get_ticker", {"instrument": "QQQ"})
     low = (Decimal(ticker["bid"]) * Decimal("0.8")).quantize(Decimal("0.01"))
@@ -102,11 +102,14 @@ async def test_oto_whose_child_fails_leaves_no_working_trigger(http: httpx.Async
             "client_order_id": "oto-it-1",
         },
     )
+    # Trigger and child go in one request: IBKR refuses it whole, so no trigger is left to cancel.
     assert response.status_code == 400, response.text
-    error = response.json()["error"]
-    assert error["details"]["trigger_cancelled"] is True
-    assert "was cancelled" in error["message"]
+    assert response.json()["error"]["code"] == "INVALID_ORDER"
     assert [o for o in await open_orders(http) if o["instrument"] == "QQQ"] == []
+    posts = [
+        r for r in sim_stack.control("ibkr", "testnet").recorded() if r.method == "POST" and "oto-it-1" in str(r.body)
+    ]
+    assert len(posts) == 1
 
 
 async def test_margin_question_is_refused_not_confirmed(http: httpx.AsyncClient) -> None:

@@ -15,8 +15,8 @@ async def test_a_rate_limit_on_the_follow_up_read_after_the_order_keeps_the_id_b
 ) -> None:
     control = sim_stack.control("ibkr", "testnet")
     body = {"instrument": "AAPL", "side": "buy", "type": "market", "quantity": "1", "client_order_id": "ibkr-429-1"}
-    # The order POST succeeds; the read of the working orders that follows it is rate-limited.
-    control.inject("rate_limit", count=1, method="GET", path_prefix="/v1/api/iserver/account/orders")
+    # The order POST succeeds; the read of its status that follows it is rate-limited.
+    control.inject("rate_limit", count=1, method="GET", path_prefix="/v1/api/iserver/account/order/status")
     try:
         first = await http.post("/mcp-ibkr/tools/place_order", json=body, headers=auth(bot="ibkr-unknown"))
     finally:

@@ -1,4 +1,4 @@
-"""The shared pacer: GCRA buckets from a table, short waits, refusals, penalty box, the venue's own count."""
+"""The shared pacer: sliding windows from a table, short waits, refusals, penalty box, the venue's own count."""
 
 from __future__ import annotations
 
@@ -28,14 +28,25 @@ def pacer(table: dict[str, Limit], max_wait_s: float = 5.0) -> tuple[Pacer, Fake
     return Pacer("venue", table, max_wait_s=max_wait_s, clock=time, sleep=time.sleep), time
 
 
-async def test_a_burst_of_calls_is_free_then_each_waits_one_interval() -> None:
+async def test_a_burst_of_calls_is_free_then_the_next_waits_for_the_window() -> None:
     p, time = pacer({"k": Limit(10, 1.0)})
     for _ in range(10):
         await p.acquire("k")
     assert time.sleeps == []
     await p.acquire("k")
-    await p.acquire("k")
-    assert time.sleeps == pytest.approx([0.1, 0.1])
+    assert time.sleeps == pytest.approx([1.0])
+
+
+async def test_no_window_of_the_limits_length_ever_holds_more_than_its_calls() -> None:
+    # a token bucket fails this: a full burst right after the window's calls were spent
+    p, time = pacer({"k": Limit(5, 1.0)}, max_wait_s=100)
+    sent = []
+    for step in range(40):
+        time.t += 0.13 * (step % 3)
+        await p.acquire("k")
+        sent.append(time.t)
+    for i, start in enumerate(sent):
+        assert sum(1 for t in sent[i:] if t < start + 1.0) <= 5
 
 
 async def test_a_call_is_paced_by_every_bucket_it_belongs_to() -> None:

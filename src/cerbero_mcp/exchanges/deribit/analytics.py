@@ -26,7 +26,7 @@ from cerbero_mcp.exchanges.deribit.client import to_decimal
 from cerbero_mcp.exchanges.deribit.exposure import combo_legs
 from cerbero_mcp.exchanges.deribit.mapping import dt_to_ms, ms_to_dt, to_result
 from cerbero_mcp.exchanges.deribit.market import fetch_bars
-from cerbero_mcp.exchanges.deribit.toolset import TOOLS, client_of, validate_order
+from cerbero_mcp.exchanges.deribit.toolset import TOOLS, check_price, client_of, validate_order
 from cerbero_mcp.exchanges.validation import check_increment
 from cerbero_mcp.tooling import ToolContext
 
@@ -675,11 +675,14 @@ async def place_combo_order(ctx: ToolContext, req: s.ComboOrderRequest) -> s.Com
     combo = await client.private_create_combo(
         [{"instrument_name": leg.instrument, "amount": leg.quantity, "direction": leg.side} for leg in req.legs]
     )
-    combo_name = str(combo.get("instrument_name") or combo.get("id"))
+    combo_name = str(combo["id"])
     amount, side = combo_amount_and_side(req, combo)
-    check_increment("quantity", amount, to_decimal(combo.get("min_trade_amount")))
-    if req.price is not None:
-        check_increment("price", req.price, to_decimal(combo.get("tick_size")))
+    # create_combo answers the combo (id, legs, state) but not its trading rules: those are the combo
+    # instrument's, read like any other instrument's.
+    rules = await client.instrument(combo_name)
+    lot = to_decimal(rules.get("min_trade_amount"))
+    check_increment("quantity", amount, lot, minimum=lot)
+    check_price(rules, "price", req.price)
     params = {
         "instrument_name": combo_name,
         "amount": amount,

@@ -5,8 +5,16 @@ Writes and methods with structured parameters use the JSON-RPC POST envelope, po
 `/api/v2/<scope>/<method>` so every method keeps its own path — in logs, in proxies and in the
 simulator's recorder.
 
-Auth is `public/auth` with `client_credentials`; the token is refreshed before it expires and the
-call is repeated once when Deribit answers 13009 (an expired or revoked token: nothing was done).
+Auth is `public/auth` with `client_credentials` and `scope=session:<SESSION_NAME>`: Deribit ties a token
+of the default `connection` scope to the one connection that obtained it, so over a pool of HTTP
+connections every other connection would be refused (13009) and re-authenticate; a session-scoped
+token is valid on every connection of the pool. The token is refreshed before it expires and the call
+is repeated once when Deribit answers 13009 (an expired or revoked token: nothing was done).
+
+Connections: Deribit allows 32 simultaneous connections per IP (a 33rd is refused with HTTP 429), so
+the pool is at most MAX_CONNECTIONS. Pacing: every call first takes a slot from `PACING`, Deribit's
+credit limits (matching-engine methods apart from the rest), so the gateway waits briefly rather than
+spend the credits and get 10028 `too_many_requests`.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from typing import Any
 
 from cerbero_mcp.common.errors import CerberoError, UpstreamError
 from cerbero_mcp.common.http import UpstreamHTTP, dumps_exact, mark_definite, raise_for_transport_status
+from cerbero_mcp.common.pacing import Limit, Pacer
 from cerbero_mcp.exchanges.base import VenueClient
 from cerbero_mcp.exchanges.deribit.errors import AUTH_EXPIRED, to_error
 from cerbero_mcp.settings import Environment, Settings
@@ -28,12 +37,47 @@ REFRESH_MARGIN_S = 60.0
 # Tick size, lot size and contract size are read before every order; they change rarely, so a
 # short-lived cache saves a round trip per write without trading on stale rules for long.
 INSTRUMENT_TTL_S = 300.0
+# One stable session name: Deribit allows 16 sessions per API key, so a name per process or per
+# restart would exhaust them; the token of this session is valid on every pooled connection.
+SESSION_NAME = "cerbero-mcp"
+# Deribit: "a limit of 32 simultaneous connections per IP address" (connection management article).
+MAX_CONNECTIONS = 32
+# Deribit's documented credit limits (support article "Rate Limits"): matching-engine requests at the
+# lowest volume tier sustain 5 requests/s with bursts of 20; every other request costs 500 of 50,000
+# credits refilled at 10,000/s, i.e. 20 requests/s with bursts of 100.
+PACING: dict[str, Limit] = {
+    "matching_engine": Limit(20, 4.0, "private/buy, sell, edit, cancel*, close_position: 5/s, burst 20"),
+    "non_matching_engine": Limit(100, 5.0, "every other method: 20/s, burst 100"),
+}
+# The methods Deribit counts against the matching-engine limit ("Overview of Matching Engine requests").
+MATCHING_ENGINE = frozenset(
+    {
+        "private/buy",
+        "private/sell",
+        "private/edit",
+        "private/edit_by_label",
+        "private/cancel",
+        "private/cancel_all",
+        "private/cancel_all_by_currency",
+        "private/cancel_all_by_instrument",
+        "private/cancel_by_label",
+        "private/close_position",
+        "private/verify_block_trade",
+        "private/execute_block_trade",
+    }
+)
+
+
+def pacing_key(method: str) -> str:
+    """Return the pacing bucket of a Deribit method."""
+    return "matching_engine" if method in MATCHING_ENGINE else "non_matching_engine"
 
 
 class DeribitClient(VenueClient):
     """One Deribit environment: its transport, its credentials and its access token."""
 
     venue = "deribit"
+    max_connections = MAX_CONNECTIONS
 
     def __init__(
         self,
@@ -42,8 +86,11 @@ class DeribitClient(VenueClient):
         client_id: str | None,
         client_secret: str | None,
         missing: list[str] | None = None,
+        *,
+        pacer: Pacer | None = None,
     ) -> None:
         super().__init__(http, environment, missing=missing or ())
+        self.pacer = pacer or Pacer("deribit", PACING)
         self._client_id = client_id
         self._client_secret = client_secret
         self._token: str | None = None
@@ -82,6 +129,7 @@ class DeribitClient(VenueClient):
         raise AssertionError("unreachable")
 
     async def _send(self, method: str, params: dict[str, Any], headers: dict[str, str], *, write: bool) -> Any:
+        await self.pacer.acquire(pacing_key(method))  # waits briefly, or 429 RATE_LIMIT with nothing sent
         clean = _clean(params)
         # Writes go as POST: aiohttp silently re-sends a GET once when a pooled connection turns
         # out to be dead, and an order must never be sent twice.
@@ -139,7 +187,10 @@ class DeribitClient(VenueClient):
                     result = None  # an expired refresh token: fall back to the client credentials
             if result is None:
                 result = await self.public_auth(
-                    grant_type="client_credentials", client_id=self._client_id, client_secret=self._client_secret
+                    grant_type="client_credentials",
+                    client_id=self._client_id,
+                    client_secret=self._client_secret,
+                    scope=f"session:{SESSION_NAME}",
                 )
             self._token = str(result["access_token"])
             self._refresh_token = result.get("refresh_token")

@@ -27,6 +27,14 @@ EXACT: dict[int | str, type[errors.CerberoError]] = {
     11031: errors.UpstreamError,  # other_error
     11094: errors.UpstreamError,  # internal_server_error
     13008: errors.UpstreamError,  # request_failed
+    # Transient: the venue could not act now; trying later may work (ccxt: ExchangeNotAvailable,
+    # OnMaintenance, DDoSProtection). After an order POST the first three are not definite refusals
+    # (UpstreamError never is), so the order is reported as "may have been placed" and never re-sent;
+    # a full matching-engine queue refused the request outright, like a rate limit.
+    10040: errors.UpstreamError,  # retry
+    10041: errors.UpstreamError,  # settlement_in_progress
+    11051: errors.UpstreamError,  # system_maintenance
+    10047: errors.RateLimitError,  # matching_engine_queue_full
 }
 # Order-validation messages Deribit returns under generic codes.
 BROAD: dict[str, type[errors.CerberoError]] = {

@@ -44,8 +44,6 @@ async def book(ctx: ToolContext, legs: list[Leg]) -> Book:
             f"the legs settle in several currencies ({', '.join(sorted(currencies))}); send one currency at a time"
         )
     currency = currencies.pop()
-    ticker = await client.public_ticker(legs[0].instrument)
-    index_price = to_decimal(ticker.get("index_price")) or to_decimal(ticker.get("mark_price")) or Decimal(0)
     summary = await client.private_get_account_summary(currency)
     equity_coin = to_decimal(summary.get("equity")) or Decimal(0)
     positions: dict[str, Decimal] = {}
@@ -55,12 +53,29 @@ async def book(ctx: ToolContext, legs: list[Leg]) -> Book:
             positions[str(row["instrument_name"])] = size
             if row["instrument_name"] not in metas:
                 metas[row["instrument_name"]] = await client.instrument(str(row["instrument_name"]))
+    # One margin account holds instruments on several indices (USDC: BTC_USDC and ETH_USDC linear
+    # perpetuals, ...): each is valued at its own index, read once per index from one of its instruments.
+    indices: dict[str, Decimal] = {}
+    for instrument, meta in metas.items():
+        key = _index_of(meta)
+        if key not in indices:
+            ticker = await client.public_ticker(instrument)
+            indices[key] = to_decimal(ticker.get("index_price")) or to_decimal(ticker.get("mark_price")) or Decimal(0)
 
     def value(instrument: str, size: Decimal, price: Decimal | None) -> Decimal:
-        return position_notional_usd(size, metas[instrument], index_price)
+        meta = metas[instrument]
+        return position_notional_usd(size, meta, indices[_index_of(meta)])
 
-    equity = equity_coin if currency in STABLE else equity_coin * index_price
+    # A coin account's equity is in the coin: its own index (every instrument of a coin account is on it).
+    coin_index = indices[_index_of(metas[legs[0].instrument])]
+    equity = equity_coin if currency in STABLE else equity_coin * coin_index
     return Book(positions=positions, equity=equity, value=value)
+
+
+def _index_of(meta: dict[str, Any]) -> str:
+    # Deribit names the index an instrument is priced against (btc_usd, eth_usdc); older answers
+    # without it fall back to the base currency's USD index.
+    return str(meta.get("price_index") or f"{str(meta.get('base_currency', '')).lower()}_usd")
 
 
 async def amend_legs(ctx: ToolContext, req: v.AmendOrderRequest) -> list[Leg]:

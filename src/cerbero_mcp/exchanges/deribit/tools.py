@@ -20,7 +20,7 @@ from cerbero_mcp.exchanges.deribit.client import to_decimal
 from cerbero_mcp.exchanges.deribit.mapping import ms_to_dt, to_order, to_position, to_result
 from cerbero_mcp.exchanges.deribit.market import fetch_bars, fetch_book
 from cerbero_mcp.exchanges.deribit.schemas import TIME_IN_FORCE
-from cerbero_mcp.exchanges.deribit.toolset import TOOLS, client_of, instrument_meta, validate_order
+from cerbero_mcp.exchanges.deribit.toolset import TOOLS, check_price, client_of, instrument_meta, validate_order
 from cerbero_mcp.exchanges.validation import check_increment
 from cerbero_mcp.tooling import ToolContext
 
@@ -123,6 +123,9 @@ def order_params(req: v.PlaceOrderRequest) -> dict[str, Any]:
         "trigger": "last_price" if req.stop_price is not None else None,
         "time_in_force": TIME_IN_FORCE[req.time_in_force],
         "post_only": req.post_only or None,
+        # Without it Deribit moves a crossing post-only order inside the spread instead of refusing it,
+        # so the order would rest at a price the caller did not send (ccxt always sends it).
+        "reject_post_only": True if req.post_only else None,
         "reduce_only": req.reduce_only or None,
         "label": req.client_order_id,
     }
@@ -174,8 +177,8 @@ async def amend_order(ctx: ToolContext, req: v.AmendOrderRequest) -> v.OrderResu
     current = await client.private_get_order_state(req.order_id)
     meta = await instrument_meta(ctx, current["instrument_name"])
     check_increment("quantity", req.quantity, to_decimal(meta.get("min_trade_amount")))
-    check_increment("price", req.price, to_decimal(meta.get("tick_size")))
-    check_increment("stop_price", req.stop_price, to_decimal(meta.get("tick_size")))
+    check_price(meta, "price", req.price)
+    check_price(meta, "stop_price", req.stop_price)
     # Market and stop-market orders carry "price": "market_price": only a limit price is resent.
     current_price = current.get("price")
     has_limit = current.get("order_type") in ("limit", "stop_limit") and isinstance(
@@ -191,6 +194,9 @@ async def amend_order(ctx: ToolContext, req: v.AmendOrderRequest) -> v.OrderResu
         "amount": req.quantity if req.quantity is not None else to_decimal(current.get("amount")),
         "price": req.price if req.price is not None else (to_decimal(current_price) if has_limit else None),
         "trigger_price": req.stop_price,
+        # A post-only order stays post-only only if the edit says so, and must be refused, not moved.
+        "post_only": True if current.get("post_only") else None,
+        "reject_post_only": True if current.get("post_only") else None,
     }
     return to_result(await client.private_edit({k: x for k, x in params.items() if x is not None}))
 
@@ -239,7 +245,7 @@ async def close_position(ctx: ToolContext, req: v.ClosePositionRequest) -> v.Clo
         reduce_only=True,
         client_order_id=req.client_order_id,
     )
-    check_increment("price", req.price, to_decimal(meta.get("tick_size")))
+    check_price(meta, "price", req.price)
     params = order_params(order)
     raw = await (client.private_sell(params) if size > 0 else client.private_buy(params))
     return v.ClosePositionResult(

@@ -3,7 +3,12 @@
 Every call is signed with the live session token (`oauth.OAuthSigner`); a 401 re-mints the
 token once and repeats the call (a 401 means nothing was done). The brokerage session is opened
 with `ssodh/init` before the first `/iserver/*` call, accounts are primed before snapshots,
-cancels and modifies, and a background task tickles every ~60 s and acts on the answer. Orders go
+cancels and modifies, and a background task tickles every ~60 s and acts on the answer. Every
+request is paced by IBKR's documented limits (`pacing.py`): a short wait is waited, a long one is
+refused before sending, and IBKR's 429 puts this client in its own penalty box for IBKR's ten
+minutes (nothing is sent until it ends). The two lists IBKR allows once per 5 s (orders, trades)
+are always read fresh, waiting for their window: an order list seconds old may show an order that
+has since filled, and a bot acting on it could trade twice; one order is read with its status. Orders go
 through the reply chain: formal questions are confirmed (up to a bound), questions that signal
 margin, suitability or credit problems are refused and reported, and `{"error"}` at HTTP 200 is a
 rejection.
@@ -19,12 +24,14 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from cerbero_mcp.common import clock
 from cerbero_mcp.common.errors import CerberoError, InvalidInputError, UpstreamAuthError, UpstreamError
 from cerbero_mcp.common.http import UpstreamHTTP, mark_definite, raise_for_transport_status
 from cerbero_mcp.exchanges.base import VenueClient
 from cerbero_mcp.exchanges.ibkr.errors import refused_question, to_error
 from cerbero_mcp.exchanges.ibkr.key_rotation import rotated_values
 from cerbero_mcp.exchanges.ibkr.oauth import OAuthCredentials, OAuthSigner
+from cerbero_mcp.exchanges.ibkr.pacing import PENALTY_S, keys_for, make_pacer
 from cerbero_mcp.exchanges.ibkr.ws import IbkrStream
 from cerbero_mcp.settings import Environment, Settings
 
@@ -32,7 +39,12 @@ log = logging.getLogger("cerbero.ibkr")
 TICKLE_INTERVAL_S = 60.0
 MAX_REPLY_ROUNDS = 20
 SNAPSHOT_TRIES = 4
+# The first snapshot of a conid is a pre-flight that starts IBKR's stream; give it time to fill.
+SNAPSHOT_RETRY_S = (0.5, 1.0, 2.0)
+MAX_POSITION_PAGES = 100
 CONID_CACHE_SIZE = 1024
+# Where a US stock has its primary listing (search's `description` of a stock hit).
+US_EXCHANGES = frozenset({"NASDAQ", "NYSE", "ARCA", "AMEX", "BATS", "IEX", "NYSENAT"})
 SNAPSHOT_FIELDS = ("31", "84", "86", "88", "85", "7295", "7296", "55")
 
 
@@ -70,8 +82,13 @@ class IbkrClient(VenueClient):
         self._session_lock = asyncio.Lock()
         self._order_lock = asyncio.Lock()  # one order's questions are answered before the next is sent
         self._conids: OrderedDict[str, int] = OrderedDict()
+        self._contract_rules: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._tickle_task: asyncio.Task[None] | None = None
         self._stream: IbkrStream | None = None
+        self.pacer = make_pacer()
+        self._prime_lock = asyncio.Lock()
+        self.snapshot_retry_s: tuple[float, ...] = SNAPSHOT_RETRY_S
+        self._orders_started = False  # the live-orders list of this brokerage session had its pre-flight
 
     @classmethod
     async def from_settings(cls, http: UpstreamHTTP, settings: Settings, env: Environment) -> IbkrClient:
@@ -126,6 +143,7 @@ class IbkrClient(VenueClient):
         self._accounts = None
         self._portfolio_primed = False
         self._session = None
+        self._orders_started = False
 
     # --- transport --------------------------------------------------------------------------
 
@@ -147,6 +165,7 @@ class IbkrClient(VenueClient):
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
         for attempt in (1, 2):
             header = await signer.authorization_header(method, self.http.url(path), query)
+            await self.pacer.acquire(*keys_for(method, path))
             response = await self.http.request(
                 method,
                 path,
@@ -163,10 +182,13 @@ class IbkrClient(VenueClient):
                 continue
             if response.status == 401:
                 raise UpstreamAuthError("ibkr refused the signed request twice (401)", details={"venue": "ibkr"})
+            if response.status == 429:
+                self.pacer.penalize(PENALTY_S, "IBKR answered 429 Too Many Requests")
             try:
                 raise_for_transport_status(response, "ibkr")
             except CerberoError as exc:
-                raise mark_definite(exc, write) from None
+                # IBKR's 429 is no proof that an order POST was refused: it stays "may have been placed".
+                raise mark_definite(exc, write and response.status != 429) from None
             body = response.json(exact=True) if response.body.strip() else None
             if isinstance(body, dict) and isinstance(body.get("error"), str):
                 text = body["error"].lower()
@@ -204,6 +226,7 @@ class IbkrClient(VenueClient):
                 )
                 self._brokerage_ready = True
                 self._accounts = None
+                self._orders_started = False  # a new brokerage session: the orders list needs its pre-flight
         self._start_tickle()
 
     def _start_tickle(self) -> None:
@@ -262,9 +285,12 @@ class IbkrClient(VenueClient):
         return listed[0]
 
     async def _prime_portfolio(self) -> None:
-        if not self._portfolio_primed:
-            await self.call("GET", "/portfolio/accounts")
-            self._portfolio_primed = True
+        if self._portfolio_primed:
+            return
+        async with self._prime_lock:  # concurrent first calls prime once: the endpoint allows 1 per 5 s
+            if not self._portfolio_primed:
+                await self.call("GET", "/portfolio/accounts")
+                self._portfolio_primed = True
 
     async def portfolio_accounts(self) -> list[dict[str, Any]]:
         """GET /portfolio/accounts."""
@@ -278,19 +304,27 @@ class IbkrClient(VenueClient):
         result: dict[str, Any] = await self.call("GET", f"/portfolio/{await self.account_id()}/summary")
         return result
 
-    async def positions(self) -> list[dict[str, Any]]:
-        """GET /portfolio/{acct}/positions/{page}, every page."""
+    async def invalidate_positions(self) -> None:
+        """POST /portfolio/{acct}/positions/invalidate (IBKR serves cached positions until told)."""
         await self._prime_portfolio()
+        await self.call("POST", f"/portfolio/{await self.account_id()}/positions/invalidate")
+
+    async def positions(self) -> list[dict[str, Any]]:
+        """Invalidate IBKR's cache, then GET /portfolio/{acct}/positions/{page} until an empty page."""
+        # IBKR caches this list: after a fill it still shows the old size, and a close sized from it
+        # could flip the position. The page size is documented as 30 and as "up to 100": read pages
+        # until one comes back empty rather than trust either.
+        await self.invalidate_positions()
         account = await self.account_id()
         rows: list[dict[str, Any]] = []
-        for page in range(50):
+        for page in range(MAX_POSITION_PAGES):
             batch = await self.call("GET", f"/portfolio/{account}/positions/{page}")
             if not batch:
-                break
+                return rows
             rows.extend(batch)
-            if len(batch) < 100:
-                break
-        return rows
+        raise UpstreamError(
+            f"ibkr kept returning positions after {MAX_POSITION_PAGES} pages", details={"venue": "ibkr"}
+        )
 
     async def position_size(self, conid: int) -> Decimal:
         """Return the signed position in one conid (0 when flat)."""
@@ -298,9 +332,8 @@ class IbkrClient(VenueClient):
         return next((Decimal(str(r.get("position", 0))) for r in rows if int(r.get("conid", 0)) == conid), Decimal(0))
 
     async def trades(self, days: int) -> list[dict[str, Any]]:
-        """GET /iserver/account/trades?days=N."""
-        result: list[dict[str, Any]] = await self.call("GET", "/iserver/account/trades", params={"days": days})
-        return result
+        """GET /iserver/account/trades?days=N (1 request per 5 s: the pacer waits for it)."""
+        return list(await self.call("GET", "/iserver/account/trades", params={"days": days}) or [])
 
     # --- contracts and market data ----------------------------------------------------------
 
@@ -326,13 +359,28 @@ class IbkrClient(VenueClient):
         if key in self._conids:
             self._conids.move_to_end(key)
             return self._conids[key]
-        found = next((r for r in await self.search(key) if str(r.get("symbol", "")).upper() == key), None)
-        if found is None or found.get("conid") is None:
-            raise InvalidInputError(
-                f"ibkr: contract not found for {instrument!r}",
-                suggested_fix="call search_contracts, or pass conid:<number>",
-            )
-        return self._remember(key, int(found["conid"]))
+        return self._remember(key, await self._us_stock_conid(key))
+
+    async def _us_stock_conid(self, symbol: str) -> int:
+        """Return the conid of a symbol's US listing: `/trsrv/stocks` says `isUS`, else the search's US STK hit."""
+        # Search answers every listing (foreign ones may come first); taking the first hit could
+        # trade the wrong exchange in the wrong currency.
+        for entry in (await self.stocks(symbol)).get(symbol) or []:
+            if str(entry.get("assetClass", "STK")).upper() != "STK":
+                continue
+            us = [c for c in entry.get("contracts") or [] if c.get("isUS") is True and c.get("conid") is not None]
+            if us:
+                return int(us[0]["conid"])
+        hits = [r for r in await self.search(symbol) if str(r.get("symbol", "")).upper() == symbol]
+        for hit in hits:
+            stock = any(str(sec.get("secType", "")).upper() == "STK" for sec in hit.get("sections") or [])
+            if stock and str(hit.get("description", "")).upper() in US_EXCHANGES and hit.get("conid") is not None:
+                return int(hit["conid"])
+        raise InvalidInputError(
+            f"ibkr: contract not found for {symbol!r} (no US stock listing)",
+            suggested_fix="call search_contracts, and pass the listing you want as conid:<number>",
+            details={"listings": [f"{h.get('conid')} {h.get('description', '')}".strip() for h in hits]},
+        )
 
     def _remember(self, key: str, conid: int) -> int:
         self._conids[key] = conid
@@ -349,7 +397,8 @@ class IbkrClient(VenueClient):
             rows = list(await self.call("GET", "/iserver/marketdata/snapshot", params=params) or [])
             if rows and all(any(f in row for f in fields[:3]) for row in rows):
                 return rows
-            await asyncio.sleep(0.05 * (attempt + 1))
+            if attempt < SNAPSHOT_TRIES - 1:
+                await clock.sleep(self.snapshot_retry_s[min(attempt, len(self.snapshot_retry_s) - 1)])
         return rows
 
     async def history(self, conid: int, period: str, bar: str) -> dict[str, Any]:
@@ -382,10 +431,27 @@ class IbkrClient(VenueClient):
     # --- orders -----------------------------------------------------------------------------
 
     async def live_orders(self) -> list[dict[str, Any]]:
-        """GET /iserver/account/orders."""
+        """GET /iserver/account/orders (1 request per 5 s), after the pre-flight IBKR needs each brokerage session."""
+        # The first request of a session starts IBKR gathering the orders and often answers nothing;
+        # trusting it would report "no orders" while orders work. A first answer that lists orders is
+        # the list; an empty one (or one that says it is no snapshot) is read again, once the pacer
+        # allows (1 request per 5 s). Later answers in the session are the list, empty or not.
+        path = "/iserver/account/orders"
         await self.accounts()
-        answer = await self.call("GET", "/iserver/account/orders")
-        return list((answer or {}).get("orders", []))
+        answer = await self.call("GET", path) or {}
+        if not self._orders_started:
+            self._orders_started = True
+            if not answer.get("orders") or answer.get("snapshot") is False:
+                answer = await self.call("GET", path) or {}
+        return list(answer.get("orders", []))
+
+    async def order_status(self, order_id: str) -> dict[str, Any]:
+        """GET /iserver/account/order/status/{orderId}: one order, without listing them all."""
+        await self.accounts()
+        answer = await self.call("GET", f"/iserver/account/order/status/{order_id}")
+        if not isinstance(answer, dict) or answer.get("order_id") is None:
+            raise UpstreamError(f"ibkr answered the status of order {order_id} without it", details={"venue": "ibkr"})
+        return answer
 
     async def place_orders(self, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """POST /iserver/account/{acct}/orders and walk the reply chain (never retried)."""
@@ -454,3 +520,23 @@ class IbkrClient(VenueClient):
             )
             await self._stream.start()
         return self._stream
+
+    # --- contracts: listings and rules (issue 13 items 9, 10) ---------------------------------
+
+    async def stocks(self, symbols: str) -> dict[str, Any]:
+        """GET /trsrv/stocks?symbols= (each symbol's listings; `isUS` marks the US ones)."""
+        answer = await self.call("GET", "/trsrv/stocks", params={"symbols": symbols})
+        return dict(answer) if isinstance(answer, dict) else {}
+
+    async def contract_rules(self, conid: int) -> dict[str, Any]:
+        """GET /iserver/contract/{conid}/info-and-rules, cached per conid (increments, multiplier, type)."""
+        cached = self._contract_rules.get(conid)
+        if cached is None:
+            answer = await self.call("GET", f"/iserver/contract/{conid}/info-and-rules")
+            cached = dict(answer) if isinstance(answer, dict) else {}
+            self._contract_rules[conid] = cached
+            if len(self._contract_rules) > CONID_CACHE_SIZE:
+                self._contract_rules.popitem(last=False)
+        else:
+            self._contract_rules.move_to_end(conid)
+        return cached

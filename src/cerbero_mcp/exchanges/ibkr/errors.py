@@ -3,6 +3,10 @@
 The Client Portal API reports most failures as text: `{"error": "..."}` (often at HTTP 200 for
 order rejections), or an order-reply question whose message names the problem. Both tables match
 lower-cased fragments, the longest found wins (IBKR has no error codes worth a table).
+
+"Not found" alone names nothing: IBKR says it of orders ("OrderID 123 not found") and of contracts
+("Contract ID 123 not found"), so each fragment names what is missing, and a text about a contract
+or conid is never read as a missing order.
 """
 
 from __future__ import annotations
@@ -17,11 +21,17 @@ BROAD: dict[str, type[errors.CerberoError]] = {
     "already in use": errors.InvalidOrderError,  # duplicate cOID
     "local order id": errors.InvalidOrderError,
     "order not found": errors.OrderNotFoundError,
-    "not found": errors.OrderNotFoundError,
+    "orderid": errors.OrderNotFoundError,  # "OrderID 123 not found", TWS's "OrderId 1 ... is not found"
+    "order id": errors.OrderNotFoundError,
     "no such order": errors.OrderNotFoundError,
-    "invalid conid": errors.InvalidInputError,
-    "invalid contract id": errors.InvalidInputError,
+    "cannot be cancelled": errors.InvalidOrderError,  # the order exists and no longer works (filled, cancelled)
+    "cannot be modified": errors.InvalidOrderError,
+    "conid": errors.InvalidInputError,
+    "contract id": errors.InvalidInputError,
+    "invalid contract": errors.InvalidInputError,
     "contract not found": errors.InvalidInputError,
+    "no contract": errors.InvalidInputError,
+    "security definition": errors.InvalidInputError,
     "not authenticated": errors.UpstreamAuthError,
     "no bridge": errors.UpstreamError,
     "accounts not primed": errors.UpstreamError,

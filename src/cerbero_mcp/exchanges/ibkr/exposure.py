@@ -1,7 +1,8 @@
 """What an IBKR write does to risk: its legs, and the account they are valued against.
 
 Notional is in the account's base currency (USD for the accounts this gateway serves): quantity
-times the limit price, or the last price for market and stop orders. Equity is net liquidation;
+times the limit price, or the last price for market and stop orders, times the contract's
+multiplier (100 for US equity options, from info-and-rules). Equity is net liquidation;
 positions are valued at IBKR's market value per unit (multiplier included).
 """
 
@@ -10,11 +11,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from cerbero_mcp.common.errors import OrderNotFoundError, UpstreamError
 from cerbero_mcp.contracts import Book, Leg, ToolContext
 from cerbero_mcp.exchanges.base import amended_leg, exit_leg
 from cerbero_mcp.exchanges.ibkr import schemas as s
-from cerbero_mcp.exchanges.ibkr.client import IbkrClient
-from cerbero_mcp.exchanges.ibkr.mapping import to_order
+from cerbero_mcp.exchanges.ibkr.client import SNAPSHOT_TRIES, IbkrClient
+from cerbero_mcp.exchanges.ibkr.mapping import multiplier_of, to_order
+from cerbero_mcp.exchanges.ibkr.status import working_row
 from cerbero_mcp.exchanges.ibkr.ws import parse_field_value as field_decimal
 from cerbero_mcp.exchanges.vocabulary import AmendOrderRequest
 
@@ -29,14 +32,22 @@ def amount(value: Any) -> Decimal:
 
 
 async def reference_price(client: IbkrClient, conid: int) -> Decimal:
-    """Return the last (else mid) price of a conid from a snapshot."""
+    """Return the last (else mid) price of a conid from a snapshot; refuse when IBKR gives none."""
     rows = await client.snapshot([conid])
     row = rows[0] if rows else {}
     last = field_decimal(row.get("31"))
-    if last is not None:
+    if last is not None and last > 0:
         return last
     bid, ask = field_decimal(row.get("84")), field_decimal(row.get("86"))
-    return (bid + ask) / 2 if bid is not None and ask is not None else Decimal(0)
+    if bid is not None and ask is not None and bid > 0 and ask > 0:
+        return (bid + ask) / 2
+    # Never a price of 0: it would value the order at nothing and wave it past the notional limit
+    # and the leverage cap. No price, no risk check, no order.
+    raise UpstreamError(
+        f"ibkr gave no price for conid {conid} after {SNAPSHOT_TRIES} snapshots; nothing was sent",
+        details={"venue": "ibkr", "conid": conid},
+        suggested_fix="retry in a few seconds (market data may still be starting), or send a limit order",
+    )
 
 
 async def book(ctx: ToolContext, legs: list[Leg]) -> Book:
@@ -47,6 +58,7 @@ async def book(ctx: ToolContext, legs: list[Leg]) -> Book:
         by_conid.setdefault(await client.conid(leg.instrument), leg.instrument)
     positions: dict[str, Decimal] = {}
     marks: dict[str, Decimal] = {}
+    held: set[str] = set()
     for row in await client.positions():
         size = Decimal(str(row.get("position", 0) or 0))
         if not size:
@@ -54,14 +66,20 @@ async def book(ctx: ToolContext, legs: list[Leg]) -> Book:
         conid = int(row.get("conid", 0))
         name = by_conid.get(conid, f"conid:{conid}")
         positions[name] = size
-        marks[name] = abs(Decimal(str(row.get("mktValue", 0) or 0)) / size)
-    for conid, name in by_conid.items():
+        marks[name] = abs(Decimal(str(row.get("mktValue", 0) or 0)) / size)  # multiplier included
+        held.add(name)
+    for conid, name in by_conid.items():  # the leverage cap values the positions after the fills at these marks
         if name not in marks:
             marks[name] = await reference_price(client, conid)
+    # A leg's price is per share or per contract: an option's notional carries its multiplier (×100).
+    multipliers = {name: multiplier_of(await client.contract_rules(conid)) for conid, name in by_conid.items()}
+    for name in held & set(multipliers):
+        marks[name] /= multipliers[name]  # per unit, like the legs' prices
     equity = amount((await client.portfolio_summary()).get("netliquidation"))
 
     def value(instrument: str, size: Decimal, price: Decimal | None) -> Decimal:
-        return abs(size) * (price if price is not None else marks[instrument])
+        unit = price if price is not None else marks[instrument]
+        return abs(size) * unit * multipliers.get(instrument, Decimal(1))
 
     return Book(positions=positions, equity=equity, value=value)
 
@@ -69,8 +87,9 @@ async def book(ctx: ToolContext, legs: list[Leg]) -> Book:
 async def amend_legs(ctx: ToolContext, req: AmendOrderRequest) -> list[Leg]:
     """Return the working order as the amend would leave it."""
     client: IbkrClient = await ctx.client()
-    row = next((r for r in await client.live_orders() if str(r.get("orderId")) == req.order_id), None)
-    if row is None:
+    try:
+        row = await working_row(client, req.order_id)  # one order by its status, not the paced list
+    except OrderNotFoundError:
         return []  # nothing to amend: the tool answers ORDER_NOT_FOUND and nothing is sent
     return [amended_leg(to_order(row), req)]
 

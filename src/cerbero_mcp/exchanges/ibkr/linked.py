@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cerbero_mcp.common.clock import utcnow
 from cerbero_mcp.common.errors import InvalidOrderError
 from cerbero_mcp.exchanges.ibkr import exposure
 from cerbero_mcp.exchanges.ibkr import schemas as s
+from cerbero_mcp.exchanges.ibkr.client import IbkrClient
 from cerbero_mcp.exchanges.ibkr.orders import accepted, check_ticks, ibkr_order
 from cerbero_mcp.exchanges.ibkr.toolset import TOOLS, client_of
 from cerbero_mcp.tooling import ToolContext
@@ -16,7 +19,9 @@ async def place_bracket_order(ctx: ToolContext, req: s.BracketRequest) -> s.Link
     """Entry plus take-profit and stop-loss: children carry parentId = the entry's cOID, opposite side."""
     client = await client_of(ctx)
     conid = await client.conid(req.instrument)
-    check_ticks(
+    await check_ticks(
+        client,
+        conid,
         ("entry_price", req.entry_price),
         ("take_profit_price", req.take_profit_price),
         ("stop_loss_price", req.stop_loss_price),
@@ -54,11 +59,12 @@ async def place_oco_order(ctx: ToolContext, req: s.OcoRequest) -> s.LinkedOrders
     client = await client_of(ctx)
     orders = []
     for index, leg in enumerate(req.orders):
-        check_ticks(("price", leg.price), ("stop_price", leg.stop_price))
+        conid = await client.conid(leg.instrument)
+        await check_ticks(client, conid, ("price", leg.price), ("stop_price", leg.stop_price))
         coid = leg.client_order_id or (f"{req.client_order_id}-{index}" if req.client_order_id else None)
         orders.append(
             ibkr_order(
-                await client.conid(leg.instrument),
+                conid,
                 leg.side,
                 leg.type,
                 leg.quantity,
@@ -76,11 +82,12 @@ async def place_oco_order(ctx: ToolContext, req: s.OcoRequest) -> s.LinkedOrders
 
 @TOOLS.write("place_oto_order", risk="opens", legs=exposure.oto_legs, target="client_order_id")
 async def place_oto_order(ctx: ToolContext, req: s.OtoRequest) -> s.LinkedOrders:
-    """A trigger and a child that works once it fills; if the child is refused the trigger is cancelled."""
+    """A trigger and a child that works once it fills, sent together: `[trigger, child]` in one request."""
     client = await client_of(ctx)
     trigger_conid = await client.conid(req.trigger.instrument)
-    check_ticks(("price", req.trigger.price), ("stop_price", req.trigger.stop_price))
-    check_ticks(("price", req.child.price), ("stop_price", req.child.stop_price))
+    child_conid = await client.conid(req.child.instrument)
+    await check_ticks(client, trigger_conid, ("price", req.trigger.price), ("stop_price", req.trigger.stop_price))
+    await check_ticks(client, child_conid, ("price", req.child.price), ("stop_price", req.child.stop_price))
     trigger = ibkr_order(
         trigger_conid,
         req.trigger.side,
@@ -91,7 +98,7 @@ async def place_oto_order(ctx: ToolContext, req: s.OtoRequest) -> s.LinkedOrders
         client_order_id=req.client_order_id,
     )
     child = ibkr_order(
-        await client.conid(req.child.instrument),
+        child_conid,
         req.child.side,
         req.child.type,
         req.child.quantity,
@@ -99,19 +106,26 @@ async def place_oto_order(ctx: ToolContext, req: s.OtoRequest) -> s.LinkedOrders
         stop_price=req.child.stop_price,
         parent_id=req.client_order_id,
     )
-    trigger_rows = await client.place_orders([trigger])
-    try:
-        child_rows = await client.place_orders([child])
-    except Exception as exc:
-        trigger_id = str(trigger_rows[0].get("order_id"))
-        await client.cancel_order(trigger_id)
-        message = getattr(exc, "message", str(exc))
-        raise InvalidOrderError(
-            f"the OTO child was refused ({message}); the trigger order {trigger_id} was cancelled",
-            details={"trigger_order_id": trigger_id, "trigger_cancelled": True},
-        ) from exc
+    orders = [trigger, child]
+    # IBKR documents parentId only within one orders array, and a trigger sent alone could fill
+    # before its child exists. Any failure of this POST (a timeout included) propagates as it is:
+    # after the request left, the pipeline reports "may have been placed", never a refusal.
+    rows = await client.place_orders(orders)
+    if len(rows) < len(orders):
+        await _cancel_lone_trigger(client, rows)
     return s.LinkedOrders(
-        orders=accepted(trigger_rows + child_rows, [trigger, child], req.trigger.instrument),
-        info={"reply": trigger_rows + child_rows},
-        data_timestamp=utcnow(),
+        orders=accepted(rows, orders, req.trigger.instrument), info={"reply": rows}, data_timestamp=utcnow()
     )
+
+
+async def _cancel_lone_trigger(client: IbkrClient, rows: list[dict[str, Any]]) -> None:
+    """Cancel a trigger IBKR accepted without its child, and report what happened (the trigger may have filled)."""
+    trigger_id = str(rows[0].get("order_id")) if rows else None
+    if trigger_id is not None:
+        await client.cancel_order(trigger_id)
+    raise InvalidOrderError(
+        f"ibkr accepted the OTO trigger without its child; the trigger order {trigger_id} was cancelled",
+        details={"trigger_order_id": trigger_id, "trigger_cancelled": trigger_id is not None, "reply": rows,
+                 "may_have_been_placed": True},
+        suggested_fix="check get_positions: the trigger may have filled before it was cancelled",
+    )  # fmt: skip

@@ -25,6 +25,9 @@ def to_position(row: dict[str, Any]) -> v.Position:
     )
 
 
+ORDER_INFO = ("conid", "parentId", "status", "orderType", "trailingAmount", "trailingType")
+
+
 def to_order(row: dict[str, Any]) -> v.Order:
     """Map an IBKR order (live orders list) to the common model."""
     status = s.ORDER_STATUS.get(str(row.get("status", "")).replace(" ", "").lower(), "open")
@@ -52,5 +55,45 @@ def to_order(row: dict[str, Any]) -> v.Order:
         filled_quantity=filled,
         average_fill_price=field_decimal(row.get("avgPrice")),
         time_in_force=s.TIME_IN_FORCE_BACK.get(tif or ""),
-        info={k: row[k] for k in ("conid", "parentId", "status", "orderType") if k in row},
+        info={k: row[k] for k in ORDER_INFO if k in row},
     )
+
+
+# --- contract info-and-rules (`/iserver/contract/{conid}/info-and-rules`) ------------------------
+
+DEFAULT_INCREMENT = Decimal("0.01")
+US_STOCK_SIZE_LOT = Decimal(100)
+
+
+def increment_rules(info: dict[str, Any]) -> list[tuple[Decimal, Decimal]]:
+    """Return a contract's (lower edge, increment) rules, lowest edge first (0.01 when IBKR gives none)."""
+    raw = info.get("rules")
+    rules: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    parsed = []
+    for rule in rules.get("incrementRules") or []:
+        edge, step = field_decimal(rule.get("lowerEdge")), field_decimal(rule.get("increment"))
+        if edge is not None and step is not None and step > 0:
+            parsed.append((edge, step))
+    if not parsed:
+        single = field_decimal(rules.get("increment"))
+        parsed = [(Decimal(0), single if single is not None and single > 0 else DEFAULT_INCREMENT)]
+    return sorted(parsed)
+
+
+def increment_at(info: dict[str, Any], price: Decimal) -> Decimal:
+    """Return the price increment that applies at `price` (the rule with the highest edge at or below it)."""
+    rules = increment_rules(info)
+    return next((step for edge, step in reversed(rules) if price >= edge), rules[0][1])
+
+
+def multiplier_of(info: dict[str, Any]) -> Decimal:
+    """Return a contract's multiplier (100 for US equity options; 1 when IBKR gives none)."""
+    value = field_decimal(info.get("multiplier"))
+    return value if value is not None and value > 0 else Decimal(1)
+
+
+def size_lot_of(info: dict[str, Any]) -> Decimal:
+    """Return the unit of snapshot sizes 88/85: lots of 100 shares for US stocks, else 1."""
+    # IBKR: "For US stocks, the number displayed is divided by 100."
+    us_stock = str(info.get("instrument_type", "")).upper() == "STK" and str(info.get("currency", "")).upper() == "USD"
+    return US_STOCK_SIZE_LOT if us_stock else Decimal(1)

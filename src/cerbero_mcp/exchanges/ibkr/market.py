@@ -41,14 +41,39 @@ def book_from_depth(instrument: str, rows: list[dict[str, Any]], depth: int) -> 
     )
 
 
+# Resolutions IBKR has no bar size for, built from a smaller one (schemas.RESOLUTION_BAR names it).
+AGGREGATED = frozenset({"12h"})
+
+
+def aggregate_bars(bars: list[v.Bar], seconds: int) -> list[v.Bar]:
+    """Merge time-ordered bars into bars of `seconds`, aligned on the epoch (12h: 00:00 and 12:00 UTC)."""
+    merged: list[v.Bar] = []
+    for bar in bars:
+        start = datetime.fromtimestamp(int(bar.ts.timestamp()) // seconds * seconds, UTC)
+        if merged and merged[-1].ts == start:
+            last = merged[-1]
+            merged[-1] = last.model_copy(
+                update={
+                    "high": max(last.high, bar.high),
+                    "low": min(last.low, bar.low),
+                    "close": bar.close,
+                    "volume": last.volume + bar.volume,
+                }
+            )
+        else:
+            merged.append(bar.model_copy(update={"ts": start}))
+    return merged
+
+
 async def fetch_bars(ctx: ToolContext, req: v.BarsRequest) -> v.Bars:
-    """Fetch candles from the history endpoint (period sized to the limit)."""
+    """Fetch candles from the history endpoint (period sized to the limit); 12h bars are built from 4h ones."""
     client = await client_of(ctx)
     conid = await client.conid(req.instrument)
     seconds = v.RESOLUTION_SECONDS[req.resolution]
     span = seconds * req.limit
     period = f"{max(1, -(-span // 86400))}d" if span < 86400 * 365 else f"{max(1, span // (86400 * 365))}y"
-    raw = await client.history(conid, period, RESOLUTION_BAR[req.resolution])
+    bar_size = RESOLUTION_BAR[req.resolution]
+    raw = await client.history(conid, period, bar_size)
     rows = sorted(raw.get("data", []), key=lambda row: int(row["t"]))
     bars = [
         v.Bar(
@@ -61,6 +86,8 @@ async def fetch_bars(ctx: ToolContext, req: v.BarsRequest) -> v.Bars:
         )
         for r in rows
     ]
+    if req.resolution in AGGREGATED:
+        bars = aggregate_bars(bars, seconds)
     if req.start is not None:
         bars = [b for b in bars if b.ts >= req.start]
     if req.end is not None:

@@ -6,15 +6,15 @@ from decimal import Decimal
 from typing import Any
 
 from cerbero_mcp.common.clock import utcnow
-from cerbero_mcp.common.errors import InvalidOrderError
+from cerbero_mcp.common.errors import InvalidInputError, InvalidOrderError
 from cerbero_mcp.exchanges import vocabulary as v
 from cerbero_mcp.exchanges.ibkr import schemas as s
 from cerbero_mcp.exchanges.ibkr.client import IbkrClient
-from cerbero_mcp.exchanges.ibkr.mapping import to_order
+from cerbero_mcp.exchanges.ibkr.mapping import increment_at
+from cerbero_mcp.exchanges.ibkr.status import order_now
 from cerbero_mcp.exchanges.ibkr.ws import parse_field_value as field_decimal
 from cerbero_mcp.exchanges.validation import check_increment
 
-TICK = Decimal("0.01")
 LOT = Decimal("1")
 
 
@@ -27,13 +27,14 @@ def ibkr_order(
     price: Decimal | None = None,
     stop_price: Decimal | None = None,
     trailing_amount: Decimal | None = None,
+    trailing_type: str = "amt",
     tif: str = "gtc",
     client_order_id: str | None = None,
     parent_id: str | None = None,
     single_group: bool = False,
     outside_rth: bool = False,
 ) -> dict[str, Any]:
-    """Build one Client Portal order (STP's stop in `price`, STOP_LIMIT's stop and trailing amounts in `auxPrice`)."""
+    """Build one Client Portal order (STP's stop in `price`, STOP_LIMIT's in `auxPrice`, trails in `trailingAmt`)."""
     kind = s.ORDER_TYPE[order_type]
     body: dict[str, Any] = {
         "conid": conid,
@@ -48,10 +49,12 @@ def ibkr_order(
     elif kind == "STOP_LIMIT":
         body["price"], body["auxPrice"] = float(price or 0), float(stop_price or 0)
     elif kind in ("TRAIL", "TRAILLMT"):
-        body["auxPrice"] = float(trailing_amount or 0)
+        # IBKR: "You must specify both trailingType and trailingAmt for TRAIL and TRAILLMT order".
+        if trailing_amount is None:
+            raise InvalidInputError(f"a trailing amount is required for {order_type} orders")
+        body["trailingAmt"], body["trailingType"] = float(trailing_amount), trailing_type
         if price is not None:
             body["price"] = float(price)
-        body["trailingType"] = "amt"
     elif price is not None:
         body["price"] = float(price)
     if client_order_id:
@@ -63,10 +66,16 @@ def ibkr_order(
     return {k: x for k, x in body.items() if x is not None}
 
 
-def check_ticks(*pairs: tuple[str, Decimal | None]) -> None:
-    """Refuse prices off the 0.01 tick before anything is sent."""
+async def check_ticks(client: IbkrClient, conid: int, *pairs: tuple[str, Decimal | None]) -> None:
+    """Refuse prices off the contract's own increment at that price (IBKR's info-and-rules) before sending."""
+    if all(value is None for _, value in pairs):
+        return
+    info = await client.contract_rules(conid)
     for name, value in pairs:
-        check_increment(name, value, TICK)
+        if value is not None:
+            # A trailing amount is a distance, not a price: the finest increment of the contract applies.
+            at = Decimal(0) if name == "trailing_amount" else value
+            check_increment(name, value, increment_at(info, at))
 
 
 async def reduce_only_guard(client: IbkrClient, conid: int, side: str, quantity: Decimal) -> None:
@@ -101,7 +110,12 @@ def accepted(rows: list[dict[str, Any]], req_orders: list[dict[str, Any]], instr
                 else None,
                 quantity=Decimal(str(sent["quantity"])),
                 filled_quantity=Decimal(0),
-                info={"parentId": sent.get("parentId"), "isSingleGroup": sent.get("isSingleGroup", False)},
+                info={
+                    "conid": sent["conid"],
+                    "parentId": sent.get("parentId"),
+                    "isSingleGroup": sent.get("isSingleGroup", False),
+                    **({"trailingAmt": sent["trailingAmt"]} if "trailingAmt" in sent else {}),
+                },
             )
         )
     return orders
@@ -109,10 +123,10 @@ def accepted(rows: list[dict[str, Any]], req_orders: list[dict[str, Any]], instr
 
 async def with_fills(client: IbkrClient, placed: v.Order, reply: list[dict[str, Any]]) -> v.OrderResult:
     """Complete an accepted order with its current state and executions (the reply carries neither)."""
-    live = next((r for r in await client.live_orders() if str(r.get("orderId")) == placed.order_id), None)
+    # The order's own status, not the live-orders list (paced at 1 per 5 s, empty on its pre-flight).
     order = placed
-    if live is not None:
-        state = to_order(live)
+    if placed.order_id:
+        state = await order_now(client, placed.order_id)
         order = placed.model_copy(
             update={
                 "status": state.status,

@@ -47,7 +47,7 @@ RESOLUTION_BAR: dict[str, str] = {
     "1h": "1h",
     "2h": "2h",
     "4h": "4h",
-    "12h": "8h",
+    "12h": "4h",  # IBKR has no 12h bar (1min…8h, 1d, 1w, 1m): three 4h bars make one (market.aggregate_bars)
     "1d": "1d",
 }
 IbkrOrderType = Literal["market", "limit", "stop_market", "stop_limit", "trailing_stop", "trailing_limit"]
@@ -242,18 +242,23 @@ class StreamTick(ToolResponse):
     bid: Decimal | None = Field(description="Best bid price, in the instrument's trading currency.")
     ask: Decimal | None = Field(description="Best ask price, in the instrument's trading currency.")
     bid_size: Decimal | None = Field(
-        description="Quantity at the best bid, in shares or contracts as IBKR reports it (field 88)."
+        description="Size at the best bid, in shares or contracts (IBKR's field 88, US stock lots of 100 converted)."
     )
     ask_size: Decimal | None = Field(
-        description="Quantity at the best ask, in shares or contracts as IBKR reports it (field 85)."
+        description="Size at the best ask, in shares or contracts (IBKR's field 85, US stock lots of 100 converted)."
     )
 
 
 class DepthRequest(TickRequest):
     """Order-book depth from the socket."""
 
-    model_config = _examples({"instrument": "AAPL", "exchange": "SMART"})
-    exchange: str = Field("SMART", min_length=1, max_length=16)
+    model_config = _examples({"instrument": "AAPL"}, {"instrument": "AAPL", "exchange": "ISLAND"})
+    exchange: str | None = Field(
+        None,
+        min_length=1,
+        max_length=16,
+        description="One deep exchange (e.g. ISLAND); left out, IBKR assumes all available deep exchanges.",
+    )
 
 
 class Subscription(ToolResponse):
@@ -408,6 +413,9 @@ class IbkrAmendOrderRequest(v.AmendOrderRequest):
     """Change a working order's quantity or prices (IBKR order ids are numbers)."""
 
     model_config = _examples({"order_id": "1000000001", "price": "99"})
+    trailing_amount: v.PositivePrice | None = Field(
+        None, description="New trailing distance (trailing types only); left out, the order's own trail is kept."
+    )
 
 
 class IbkrCancelOrderRequest(v.CancelOrderRequest):

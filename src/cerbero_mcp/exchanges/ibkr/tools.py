@@ -13,15 +13,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cerbero_mcp.common.clock import utcnow
-from cerbero_mcp.common.errors import InvalidInputError, OrderNotFoundError
+from cerbero_mcp.common.errors import CerberoError, InvalidInputError
 from cerbero_mcp.exchanges import vocabulary as v
 from cerbero_mcp.exchanges.base import VenueProfile, default_capabilities, order_legs, register_standard_tools
 from cerbero_mcp.exchanges.ibkr import exposure
 from cerbero_mcp.exchanges.ibkr import schemas as s
 from cerbero_mcp.exchanges.ibkr.client import IbkrClient
-from cerbero_mcp.exchanges.ibkr.mapping import to_order, to_position
+from cerbero_mcp.exchanges.ibkr.mapping import size_lot_of, to_order, to_position
 from cerbero_mcp.exchanges.ibkr.market import book_from_depth, fetch_bars, fetch_book
 from cerbero_mcp.exchanges.ibkr.orders import LOT, accepted, check_ticks, ibkr_order, reduce_only_guard, with_fills
+from cerbero_mcp.exchanges.ibkr.status import cancel_outcome, order_now, working_row
 from cerbero_mcp.exchanges.ibkr.toolset import TOOLS, client_of
 from cerbero_mcp.exchanges.ibkr.ws import parse_field_value as field_decimal
 from cerbero_mcp.exchanges.validation import check_increment
@@ -47,29 +48,42 @@ environment_info, get_orderbook, get_bars, get_indicators, get_orderbook_imbalan
 # --- market data --------------------------------------------------------------------------------
 
 
-def ticker_from_row(instrument: str, row: dict[str, Any]) -> v.Ticker:
-    """Map a snapshot row to the common ticker."""
+def scaled(value: Decimal | None, lot: Decimal) -> Decimal | None:
+    """Return a size in shares or contracts from IBKR's displayed size (US stocks show lots of 100)."""
+    return value * lot if value is not None else None
+
+
+def ticker_from_row(instrument: str, row: dict[str, Any], size_lot: Decimal = Decimal(1)) -> v.Ticker:
+    """Map a snapshot row to the common ticker (sizes 88/85 times `size_lot`, the conid chosen in `info`)."""
     updated = row.get("_updated")
     return v.Ticker(
         instrument=instrument,
         bid=field_decimal(row.get("84")),
         ask=field_decimal(row.get("86")),
-        bid_size=field_decimal(row.get("88")),
-        ask_size=field_decimal(row.get("85")),
+        bid_size=scaled(field_decimal(row.get("88")), size_lot),
+        ask_size=scaled(field_decimal(row.get("85")), size_lot),
         last=field_decimal(row.get("31")),
         mark=field_decimal(row.get("31")),
-        info={k: row[k] for k in row if k in ("conid", "55", "7295", "7296", "_updated")},
+        # The raw sizes stay in info with the unit they were read in (IBKR shows US stocks in lots of 100).
+        info={k: row[k] for k in row if k in ("conid", "55", "88", "85", "7295", "7296", "_updated")}
+        | {"size_lot": size_lot},
         data_timestamp=datetime.fromtimestamp(int(updated) / 1000, UTC) if updated else utcnow(),
     )
 
 
+async def size_lot(client: IbkrClient, conid: int) -> Decimal:
+    """Return the unit of a conid's snapshot sizes (info-and-rules, cached)."""
+    return size_lot_of(await client.contract_rules(conid))
+
+
 @TOOLS.read("get_ticker")
 async def get_ticker(ctx: ToolContext, req: s.IbkrInstrumentRequest) -> v.Ticker:
-    """Return last, bid, ask and sizes of one instrument from a market-data snapshot."""
+    """Return last, bid, ask and sizes (in shares or contracts) of one instrument from a market-data snapshot."""
     client = await client_of(ctx)
     conid = await client.conid(req.instrument)
     rows = await client.snapshot([conid])
-    return ticker_from_row(req.instrument, rows[0] if rows else {"conid": conid})
+    row = {**(rows[0] if rows else {}), "conid": conid}
+    return ticker_from_row(req.instrument, row, await size_lot(client, conid))
 
 
 @TOOLS.read("get_snapshot")
@@ -78,7 +92,10 @@ async def get_snapshot(ctx: ToolContext, req: s.SnapshotRequest) -> s.Snapshot:
     client = await client_of(ctx)
     conids = [await client.conid(name) for name in req.instruments]
     rows = {int(row.get("conid", 0)): row for row in await client.snapshot(conids)}
-    quotes = [ticker_from_row(name, rows.get(c, {"conid": c})) for name, c in zip(req.instruments, conids, strict=True)]
+    quotes = [
+        ticker_from_row(name, {**rows.get(c, {}), "conid": c}, await size_lot(client, c))
+        for name, c in zip(req.instruments, conids, strict=True)
+    ]
     return s.Snapshot(quotes=quotes, data_timestamp=utcnow())
 
 
@@ -92,7 +109,8 @@ async def search_contracts(ctx: ToolContext, req: s.SearchRequest) -> s.Contract
             symbol=r.get("symbol"),
             description=r.get("companyName") or r.get("description"),
             sec_types=[str(sec.get("secType")) for sec in r.get("sections", []) if sec.get("secType")],
-            info={k: r[k] for k in ("companyHeader", "description") if k in r},
+            # Search's `description` of a hit is its listing exchange: several listings share a symbol.
+            info={"exchange": r.get("description"), **{k: r[k] for k in ("companyHeader",) if k in r}},
         )
         for r in rows
         if r.get("conid") is not None
@@ -209,14 +227,15 @@ async def get_tick(ctx: ToolContext, req: s.TickRequest) -> s.StreamTick:
     client = await client_of(ctx)
     conid = await client.conid(req.instrument)
     tick = await (await client.stream()).tick(conid)
+    lot = await size_lot(client, conid)
     return s.StreamTick(
         instrument=req.instrument,
         conid=conid,
         last=tick.last,
         bid=tick.bid,
         ask=tick.ask,
-        bid_size=tick.bid_size,
-        ask_size=tick.ask_size,
+        bid_size=scaled(tick.bid_size, lot),
+        ask_size=scaled(tick.ask_size, lot),
         data_timestamp=datetime.fromtimestamp(tick.updated_ms / 1000, UTC) if tick.updated_ms else utcnow(),
     )
 
@@ -267,7 +286,8 @@ async def get_positions(ctx: ToolContext, req: s.IbkrPositionsRequest) -> v.Posi
 @TOOLS.read("get_activities")
 async def get_activities(ctx: ToolContext, req: s.ActivitiesRequest) -> s.Activities:
     """Return executions of the last days."""
-    rows = await (await client_of(ctx)).trades(req.days)
+    client = await client_of(ctx)
+    rows = await client.trades(req.days)
     executions = [
         s.Execution(
             execution_id=str(r.get("execution_id")),
@@ -289,7 +309,8 @@ async def get_activities(ctx: ToolContext, req: s.ActivitiesRequest) -> s.Activi
 @TOOLS.read("get_open_orders")
 async def get_open_orders(ctx: ToolContext, req: s.IbkrOpenOrdersRequest) -> v.Orders:
     """Return working orders (including bracket children waiting for their parent)."""
-    rows = await (await client_of(ctx)).live_orders()
+    client = await client_of(ctx)
+    rows = await client.live_orders()  # IBKR allows 1 read per 5 s: a second read waits for its window
     orders = [to_order(r) for r in rows]
     orders = [o for o in orders if o.status in LIVE]
     if req.instrument is not None:
@@ -305,7 +326,9 @@ async def place_order(ctx: ToolContext, req: s.IbkrPlaceOrderRequest) -> v.Order
     """Place an order: LMT, MKT, STP, STOP_LIMIT, TRAIL or TRAILLMT; client_order_id is IBKR's cOID."""
     client = await client_of(ctx)
     conid = await client.conid(req.instrument)
-    check_ticks(("price", req.price), ("stop_price", req.stop_price))
+    await check_ticks(
+        client, conid, ("price", req.price), ("stop_price", req.stop_price), ("trailing_amount", req.trailing_amount)
+    )
     check_increment("quantity", req.quantity, LOT, minimum=LOT)
     if req.reduce_only:
         await reduce_only_guard(client, conid, req.side, req.quantity)
@@ -329,26 +352,78 @@ async def place_order(ctx: ToolContext, req: s.IbkrPlaceOrderRequest) -> v.Order
 
 
 async def _live_order(client: IbkrClient, order_id: str) -> dict[str, Any]:
-    row = next((r for r in await client.live_orders() if str(r.get("orderId")) == order_id), None)
-    if row is None:
-        raise OrderNotFoundError(f"ibkr: no working order {order_id}", suggested_fix="list them with get_open_orders")
-    return row
+    # One order by its status: the list needs a pre-flight and is paced at 1 request per 5 s.
+    return await working_row(client, order_id)
+
+
+TRAILING = ("trailing_stop", "trailing_limit")
+
+
+def _trail_from(row: dict[str, Any]) -> tuple[Decimal, str] | None:
+    amount = field_decimal(row.get("trailingAmount", row.get("trailing_amount")))
+    kind = str(row.get("trailingType", row.get("trailing_type")) or "amt").lower()
+    return (amount, kind) if amount is not None and amount > 0 else None
+
+
+async def _trail_of(
+    client: IbkrClient, order_id: str, row: dict[str, Any], requested: Decimal | None
+) -> tuple[Decimal, str]:
+    """Return the trail an amend sends: the one asked for, else the working order's own."""
+    if requested is not None:
+        return requested, "amt"
+    trail = _trail_from(row)
+    if trail is None:  # the order's status may not carry it; the live list does
+        listed = next((r for r in await client.live_orders() if str(r.get("orderId")) == order_id), {})
+        trail = _trail_from(listed)
+    if trail is None:
+        raise InvalidInputError(
+            f"ibkr did not say the trailing amount of order {order_id}", suggested_fix="send trailing_amount"
+        )
+    return trail
+
+
+def _amended_price(kind: str, requested: Decimal | None, current: Decimal | None) -> Decimal | None:
+    """Return the price an amend repeats (a trailing stop has none; a trailing limit's is its offset)."""
+    if kind == "trailing_stop":
+        if requested is not None:
+            raise InvalidInputError("price does not apply to a trailing_stop order")
+        return None
+    if kind == "trailing_limit":
+        if requested is None:
+            # The list shows the current limit, not the offset IBKR was sent: repeating it would move the limit.
+            raise InvalidInputError("send price (the limit offset) when amending a trailing_limit order")
+        return requested
+    return requested or current
 
 
 @TOOLS.write("amend_order", risk="opens", legs=exposure.amend_legs, target="order_id")
 async def amend_order(ctx: ToolContext, req: s.IbkrAmendOrderRequest) -> v.OrderResult:
     """Change the quantity or prices of a working order (IBKR takes the whole order again)."""
     client = await client_of(ctx)
-    current = to_order(await _live_order(client, req.order_id))
-    check_ticks(("price", req.price), ("stop_price", req.stop_price))
+    row = await _live_order(client, req.order_id)
+    current = to_order(row)
     conid = int(current.info.get("conid") or await client.conid(current.instrument))
+    await check_ticks(
+        client, conid, ("price", req.price), ("stop_price", req.stop_price), ("trailing_amount", req.trailing_amount)
+    )
+    kind = current.type if current.type in s.ORDER_TYPE else "limit"
+    trail: tuple[Decimal, str] | None = None
+    if kind in TRAILING:
+        # IBKR takes the whole order again: a trail left out would be sent as none at all.
+        trail = await _trail_of(client, req.order_id, row, req.trailing_amount)
+        if req.stop_price is not None:
+            raise InvalidInputError(f"stop_price does not apply to a {kind} order: send trailing_amount")
+    elif req.trailing_amount is not None:
+        raise InvalidInputError(f"trailing_amount does not apply to a {kind} order")
     order = ibkr_order(
         conid,
         current.side,
-        current.type if current.type in s.ORDER_TYPE else "limit",
+        kind,
         req.quantity or current.quantity,
-        price=req.price or current.price,
-        stop_price=req.stop_price or current.stop_price,
+        price=_amended_price(kind, req.price, current.price),
+        stop_price=(req.stop_price or current.stop_price) if kind not in TRAILING else None,
+        trailing_amount=trail[0] if trail else None,
+        trailing_type=trail[1] if trail else "amt",
         tif=current.time_in_force or "gtc",
     )
     rows = await client.modify_order(req.order_id, order)
@@ -361,10 +436,14 @@ async def cancel_order(ctx: ToolContext, req: s.IbkrCancelOrderRequest) -> v.Ord
     """Cancel one working order."""
     client = await client_of(ctx)
     current = to_order(await _live_order(client, req.order_id))
+    # Straight to DELETE: IBKR answers "Request was submitted", so the order's status is read again.
     answer = await client.cancel_order(req.order_id)
-    return v.OrderResult(
-        order=current.model_copy(update={"status": "cancelled"}), info={"reply": answer}, data_timestamp=utcnow()
-    )
+    try:
+        after = await order_now(client, req.order_id)
+    except CerberoError:
+        # The cancel went out and was accepted; only its confirmation could not be read.
+        after = current.model_copy(update={"info": {**current.info, "status_unconfirmed": True}})
+    return v.OrderResult(order=after, info={"reply": answer}, data_timestamp=utcnow())
 
 
 @TOOLS.write("cancel_all_orders", target="instrument")
@@ -372,13 +451,21 @@ async def cancel_all_orders(ctx: ToolContext, req: s.IbkrCancelAllRequest) -> v.
     """Cancel every working order, or those of one instrument."""
     client = await client_of(ctx)
     count = 0
-    for row in await client.live_orders():
+    for row in await client.live_orders():  # read now (after the list's pre-flight): nothing missed
         order = to_order(row)
         if order.status not in LIVE:
             continue
         if req.instrument is not None and order.instrument.upper() != req.instrument.upper():
             continue
-        await client.cancel_order(order.order_id)
+        try:
+            await client.cancel_order(order.order_id)
+        except CerberoError as exc:
+            # Cancelling a bracket's parent cancels its children, still listed: "already cancelled" is done.
+            outcome = cancel_outcome(exc)
+            if outcome is None:
+                raise
+            if outcome == "done":
+                continue  # it filled meanwhile: nothing left to cancel, and nothing was cancelled
         count += 1
     return v.CancelAllResult(cancelled=count, data_timestamp=utcnow())
 

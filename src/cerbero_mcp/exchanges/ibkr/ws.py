@@ -88,7 +88,7 @@ class _DepthSub:
 
     account_id: str
     conid: int
-    exchange: str
+    exchange: str | None
     last_used: float
     rows: list[dict[str, Any]] = field(default_factory=list)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -96,8 +96,8 @@ class _DepthSub:
 
     @property
     def topic(self) -> str:
-        """Return the `sbd` subscribe message."""
-        return f"sbd+{self.account_id}+{self.conid}+{self.exchange}"
+        """Return the `sbd` subscribe message (no exchange: IBKR assumes all available deep exchanges)."""
+        return f"sbd+{self.account_id}+{self.conid}" + (f"+{self.exchange}" if self.exchange else "")
 
 
 def stream_url(base_url: str) -> str:
@@ -154,18 +154,33 @@ def _merge_tick(tick: Tick, message: dict[str, Any]) -> None:
         tick.updated_ms = updated
 
 
+def _ladder_price(value: object) -> Decimal | None:
+    """Return a ladder row's price; the focus row may print it as `<size>@<price>`."""
+    if isinstance(value, str) and "@" in value:
+        value = value.rsplit("@", 1)[1]
+    return parse_field_value(value)
+
+
 def _depth_rows(data: object) -> list[dict[str, Any]] | None:
-    """Return the rows of an `sbd` push with price and size as Decimals, or None if malformed."""
+    """Return an `sbd` price ladder as levels `{"side", "price", "size"}` (Decimals), or None if malformed.
+
+    IBKR pushes the BookTrader ladder: one row a price, `{"row", "focus", "price", "ask"|"bid"}`, the
+    size under the side's key (ibind passes the rows through; independent clients read them so).
+    A row without a size on either side (a bare focus row at the last price) is no level.
+    """
     if not isinstance(data, list):
         return None
     rows: list[dict[str, Any]] = []
     for item in data:
         if not isinstance(item, dict):
             continue
-        price = parse_field_value(item.get("price"))
+        price = _ladder_price(item.get("price"))
         if price is None:
             continue
-        rows.append({**item, "price": price, "size": parse_field_value(item.get("size"))})
+        for side in ("bid", "ask"):
+            size = parse_field_value(item.get(side))
+            if size is not None and size > 0:
+                rows.append({"side": side, "price": price, "size": size})
     return rows
 
 
@@ -346,12 +361,12 @@ class IbkrStream:
 
     # --- depth ------------------------------------------------------------------------------
 
-    async def subscribe_depth(self, account_id: str, conid: int, exchange: str = "SMART") -> None:
-        """Subscribe to the book of a conid (`sbd+<account>+<conid>+<exchange>`)."""
+    async def subscribe_depth(self, account_id: str, conid: int, exchange: str | None = None) -> None:
+        """Subscribe to the book of a conid (`sbd+<account>+<conid>[+<exchange>]`)."""
         _check_conid(conid)
         if not account_id or "+" in account_id:
             raise InvalidInputError("An IBKR account id is required for depth and may not contain '+'.")
-        if not _EXCHANGE_RE.match(exchange):
+        if exchange is not None and not _EXCHANGE_RE.match(exchange):
             raise InvalidInputError(f"Invalid exchange for IBKR depth: {exchange!r}.")
         await self.start()
         now = self._clock()
@@ -368,7 +383,7 @@ class IbkrStream:
         await self._send_all(messages)
 
     async def depth(
-        self, account_id: str, conid: int, *, wait_s: float = 5.0, exchange: str = "SMART"
+        self, account_id: str, conid: int, *, wait_s: float = 5.0, exchange: str | None = None
     ) -> list[dict[str, Any]]:
         """Return the latest book of a conid (rows of price, size, side), subscribing if needed."""
         await self.subscribe_depth(account_id, conid, exchange)

@@ -19,6 +19,10 @@ from cerbero_mcp.simulators.deribit.rpc import Params, dec, num
 from cerbero_mcp.simulators.deribit.trading import ACCOUNT, LEVERAGE, ZERO, Trading
 from cerbero_mcp.simulators.engine import Instrument, InstrumentKind, PositionSnapshot
 
+ACCOUNT_ID = 10
+USERNAME = "sim"
+ACCOUNT_CREATED_MS = 1_687_352_432_143
+
 
 class AccountView:
     """private/get_positions, get_position and get_account_summary over one `Trading` account."""
@@ -95,12 +99,14 @@ class AccountView:
             avg = float(snap.avg_price) if snap is not None and qty else 0.0
             out.update(average_price_usd=num(avg * index, 2), estimated_liquidation_price=None)
         else:
-            size_currency = float(qty) / mark if mark > 0 else 0.0
+            linear = self.t.market.is_linear(name)
+            # Inverse sizes are USD (coin = USD / mark); linear sizes are already in the coin.
+            size_currency = float(qty) if linear else (float(qty) / mark if mark > 0 else 0.0)
             out.update(
                 size_currency=num(size_currency, 8),
                 delta=num(size_currency, 8),
                 leverage=LEVERAGE,
-                estimated_liquidation_price=self._liquidation(inst, snap, now),
+                estimated_liquidation_price=None if linear else self._liquidation(inst, snap, now),
             )
             if inst.kind is InstrumentKind.PERPETUAL:
                 paid = snap.funding_paid if snap is not None else ZERO
@@ -120,7 +126,7 @@ class AccountView:
     def summary(self, currency: str, now: float) -> dict[str, Any]:
         """private/get_account_summary of one currency."""
         s = self.t.exchange.summary(ACCOUNT, currency)
-        rows = self.positions(Params({"currency": currency}), now) if currency in CURRENCIES else []
+        rows = self.positions(Params({"currency": currency}), now)
         futures = [r for r in rows if r["kind"] == "future"]
         options = [r for r in rows if r["kind"] == "option"]
 
@@ -136,6 +142,7 @@ class AccountView:
             ZERO,
         )
         initial = s.initial_margin + s.order_margin
+        index = f"{currency.lower()}_usd" if currency in CURRENCIES else None
         return {
             "currency": currency,
             "balance": dec(s.cash),
@@ -169,8 +176,43 @@ class AccountView:
             "margin_model": "cross_sm",
             "portfolio_margining_enabled": False,
             "cross_collateral_enabled": False,
+            # The limits the simulator enforces (simulator.py): the lowest matching-engine tier.
             "limits": {
+                "limits_per_currency": False,
                 "non_matching_engine": {"rate": 20, "burst": 100},
-                "matching_engine": {"rate": 5, "burst": 20},
+                "matching_engine": {
+                    "trading": {"total": {"rate": 5, "burst": 20}},
+                    "spot": {"rate": 5, "burst": 20},
+                    "quotes": {"rate": 500, "burst": 500},
+                    "max_quotes": {"rate": 10, "burst": 10},
+                    "guaranteed_quotes": {"rate": 2, "burst": 2},
+                    "cancel_all": {"rate": 5, "burst": 20},
+                },
             },
+            # Per-index maps, as Deribit reports them (one index per coin account; none for USDC here).
+            **{
+                f"{name}_map": {index: value} if index else {}
+                for name, value in (
+                    ("delta_total", ftotal(rows, "delta")),
+                    ("estimated_liquidation_ratio", num(float(maintenance / s.equity), 8) if s.equity > 0 else 0.0),
+                    ("options_gamma", ftotal(options, "gamma")),
+                    ("options_vega", ftotal(options, "vega")),
+                    ("options_theta", ftotal(options, "theta")),
+                )
+            },
+            "spot_reserve": 0,
+            "type": "main",
+            "id": ACCOUNT_ID,
+            "username": USERNAME,
+            "system_name": USERNAME,
+            "email": f"{USERNAME}@example.com",
+            "creation_timestamp": ACCOUNT_CREATED_MS,
+            "referrer_id": None,
+            "login_enabled": False,
+            "security_keys_enabled": False,
+            "mmp_enabled": False,
+            "interuser_transfers_enabled": False,
+            "self_trading_reject_mode": "cancel_maker",
+            "self_trading_extended_to_subaccounts": False,
+            "block_rfq_self_match_prevention": True,
         }

@@ -118,7 +118,7 @@ class ComboDesk:
             lot = _min_amount([(i.lot_size, r) for i, (_, r) in zip(insts, ratios, strict=True)])
             combo = Combo(name, currency, kind, ratios, 900_000 + len(self.t.combos), ms(now), tick, lot)
             self.t.combos[name] = combo
-        return combo.to_json()
+        return combo.combo_json()  # Deribit documents only the combo object here, not its trading rules
 
     def _combo_name(self, currency: str, ratios: list[tuple[str, Decimal]]) -> str:
         model = self.t.market.model
@@ -142,9 +142,14 @@ class ComboDesk:
         return f"{currency}-COMBO-{hashlib.blake2b(key.encode(), digest_size=4).hexdigest().upper()}"
 
     def combo_instrument(self, name: str) -> dict[str, Any] | None:
-        """Return a combo's instrument object, None when `name` is no combo."""
+        """Return a combo's instrument object (its rules), None when `name` is no combo."""
         combo = self.t.combos.get(name)
-        return combo.to_json() if combo is not None else None
+        return combo.instrument_json() if combo is not None else None
+
+    def combo_details(self, name: str) -> dict[str, Any] | None:
+        """Return a combo's combo object (legs and state), None when `name` is no combo."""
+        combo = self.t.combos.get(name)
+        return combo.combo_json() if combo is not None else None
 
     def _place_combo(self, combo: Combo, p: Params, side: str, now: float) -> dict[str, Any]:
         amount = self.t.amount(p, combo.name)

@@ -2,7 +2,8 @@
 
 Underlyings BTC (anchored at 100,000) and ETH (3,500) walk from the start of the UTC day the app
 was built on, so the fixed strike grids stay centred on the price for a long time. Instruments per
-currency: the inverse perpetual, inverse futures on the next four quarterly expiries, and inverse
+currency: the inverse perpetual, the USDC-settled linear perpetual (`BTC_USDC-PERPETUAL`, listed in
+the USDC account and sized in the coin), inverse futures on the next four quarterly expiries, and inverse
 options (premium in the coin) on the next four Fridays, the last Friday of the next three months
 and the next four quarterlies, all at 08:00 UTC, on a fixed absolute strike grid. New expiries are
 listed as the clock moves (checked once an hour); expired instruments stay registered for
@@ -40,6 +41,9 @@ MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", 
 PERPETUAL_EXPIRY_MS = 32_503_708_800_000  # what Deribit reports for perpetuals (year 3000)
 PERPETUAL_CREATED_MS = 1_534_377_600_000
 OPTION_TICK = "0.0001"
+# Deribit's coin-quoted options tick 0.0001 up to a premium of 0.005 and 0.0005 above it (public/get_instrument
+# `tick_size_steps`: the price from which a larger tick applies, and that tick, a multiple of `tick_size`).
+OPTION_TICK_STEPS: tuple[tuple[Decimal, Decimal], ...] = ((Decimal("0.005"), Decimal("0.0005")),)
 OPTION_FEE = Decimal("0.03")  # Deribit: 0.0003 coin per contract capped at 12.5 % of premium; ≈ 3 % of premium
 FUTURE_TAKER_FEE = Decimal("0.0005")
 DVOL_DAYS = 30.0
@@ -69,19 +73,26 @@ class CurrencyDef:
     option_lot: str
     strikes: tuple[int, ...]
     volume: float  # mean coin traded per minute
+    linear_tick: str  # <CCY>_USDC-PERPETUAL: USDC-settled, sized in the coin, priced in USDC
+    linear_lot: str  # its min_trade_amount and contract_size, in the coin
 
 
 CURRENCIES: dict[str, CurrencyDef] = {
     "BTC": CurrencyDef(
         "BTC", 100_000.0, 0.55, SurfaceParams(atm_vol=0.55, skew=-0.12, curvature=0.2, term_slope=0.05),
-        "0.5", 10, "2.5", "0.1", tuple(range(50_000, 200_001, 5_000)), 3.0,
+        "0.5", 10, "2.5", "0.1", tuple(range(50_000, 200_001, 5_000)), 3.0, "1", "0.001",
     ),
     "ETH": CurrencyDef(
         "ETH", 3_500.0, 0.7, SurfaceParams(atm_vol=0.65, skew=-0.10, curvature=0.2, term_slope=0.05),
-        "0.05", 1, "0.25", "1", tuple(range(1_000, 8_001, 250)), 40.0,
+        "0.05", 1, "0.25", "1", tuple(range(1_000, 8_001, 250)), 40.0, "0.1", "0.01",
     ),
 }  # fmt: skip
 ACCOUNT_CURRENCIES = ("BTC", "ETH", "USDC")
+
+
+def linear_name(currency: str) -> str:
+    """Return the name of a currency's USDC-settled linear perpetual (BTC_USDC-PERPETUAL)."""
+    return f"{currency}_USDC-PERPETUAL"
 
 
 def expiry_code(ts: float) -> str:
@@ -152,15 +163,37 @@ class DeribitMarket:
                 ),
                 "perpetual", PERPETUAL_CREATED_MS,
             )  # fmt: skip
+            # Linear perpetuals live in the USDC margin account: sized in the coin, settled in USDC.
+            self._add(
+                Instrument.perpetual(
+                    linear_name(c.name), c.name, c.linear_tick, c.linear_lot, contract_size=1, inverse=False,
+                    base_currency=c.name, quote_currency="USDC", settle_currency="USDC", taker_fee=FUTURE_TAKER_FEE,
+                    spread_bps=0.5, level_step_bps=0.5, depth_notional=250_000.0,
+                ),
+                "perpetual", PERPETUAL_CREATED_MS, currency="USDC",
+            )  # fmt: skip
         self.ensure_listed(now)
 
     # --- listing ------------------------------------------------------------------------------
 
-    def _add(self, inst: Instrument, period: str, created_ms: int | None = None) -> None:
+    def _add(self, inst: Instrument, period: str, created_ms: int | None = None, *, currency: str = "") -> None:
         kind = "option" if inst.kind is InstrumentKind.OPTION else "future"
         self.model.add_instrument(inst)
         created = self._created_ms if created_ms is None else created_ms
-        self.listings[inst.symbol] = Listing(inst.symbol, inst.underlying, kind, next(self._ids), created, period)
+        account = currency or inst.underlying
+        self.listings[inst.symbol] = Listing(inst.symbol, account, kind, next(self._ids), created, period)
+
+    def is_linear(self, name: str) -> bool:
+        """Return whether an instrument is linear (USDC-settled, sized in the coin)."""
+        return not self.model.instrument(name).inverse and self.model.instrument(name).kind is not InstrumentKind.OPTION
+
+    def contract_size(self, name: str) -> Decimal:
+        """Return Deribit's contract_size: USD per contract (inverse), coin per contract (options, linear)."""
+        inst = self.model.instrument(name)
+        if inst.kind is InstrumentKind.OPTION:
+            return Decimal(1)
+        c = CURRENCIES[inst.underlying]
+        return Decimal(c.linear_lot) if self.is_linear(name) else Decimal(c.contract_usd)
 
     def ensure_listed(self, now: float) -> None:
         """List the expiries due at `now` (checked once per clock hour)."""
@@ -236,22 +269,25 @@ class DeribitMarket:
         """Return Deribit's instrument object."""
         inst = self.instrument(name)
         listing = self.listings[name]
-        c = CURRENCIES[inst.underlying]
         option = inst.kind is InstrumentKind.OPTION
-        contract = Decimal(1) if option else Decimal(c.contract_usd)
+        linear = self.is_linear(name)
+        contract = self.contract_size(name)
+        quote = inst.underlying if option else ("USDC" if linear else "USD")
         out: dict[str, Any] = {
             "instrument_name": name,
             "instrument_id": listing.instrument_id,
             "kind": listing.kind,
-            "instrument_type": "reversed",
+            "instrument_type": "linear" if linear else "reversed",
             "base_currency": inst.underlying,
-            "quote_currency": inst.underlying if option else "USD",
-            "counter_currency": "USD",
+            "quote_currency": quote,
+            "counter_currency": "USDC" if linear else "USD",
             "settlement_currency": inst.settle_currency,
-            "price_index": f"{inst.underlying.lower()}_usd",
+            "price_index": f"{inst.underlying.lower()}_{'usdc' if linear else 'usd'}",
             "settlement_period": listing.settlement_period,
             "tick_size": dec(inst.tick_size),
-            "tick_size_steps": [],
+            "tick_size_steps": [
+                {"above_price": dec(above), "tick_size": dec(tick)} for above, tick in self.tick_steps(name)
+            ],
             "contract_size": dec(contract),
             "min_trade_amount": dec(inst.lot_size),
             "maker_commission": dec(inst.maker_fee) if not option else Decimal("0.0003"),
@@ -269,10 +305,49 @@ class DeribitMarket:
             out["strike"] = dec(inst.strike)
             out["option_type"] = inst.option_kind
         else:
-            out["future_type"] = "reversed"
+            out["future_type"] = "linear" if linear else "reversed"
             out["max_leverage"] = 50
             out["max_liquidation_commission"] = Decimal("0.0075")
         return out
+
+    def tick_steps(self, name: str) -> tuple[tuple[Decimal, Decimal], ...]:
+        """Return an instrument's (above_price, tick_size) tiers, lowest first (none: one tick everywhere)."""
+        return OPTION_TICK_STEPS if self.model.instrument(name).kind is InstrumentKind.OPTION else ()
+
+    def tick_at(self, name: str, price: Decimal) -> Decimal:
+        """Return the tick that applies at `price` (the largest tier whose above_price is below it)."""
+        tick = self.model.instrument(name).tick_size
+        for above, step in self.tick_steps(name):
+            if abs(price) > above:
+                tick = step
+        return tick
+
+    def nearest_prices(self, name: str, price: Decimal) -> list[Decimal]:
+        """Return the valid prices either side of `price` under the instrument's tick tiers."""
+        tick = self.tick_at(name, price)
+        below = (price / tick).to_integral_value(rounding="ROUND_FLOOR") * tick
+        return sorted({dec(x) or Decimal(0) for x in (below, below + tick) if x > 0 and self.price_on_grid(name, x)})
+
+    def on_grid(self, name: str, levels: list[tuple[Decimal, Decimal]], side: str) -> list[tuple[Decimal, Decimal]]:
+        """Return book levels on the instrument's tick tiers: bids down, asks up, merged where they meet.
+
+        The market model quotes every 0.0001 of premium; Deribit's book only ever shows prices an
+        order may carry, so the levels above a tier's threshold are shown at that tier's grid.
+        """
+        if not self.tick_steps(name):
+            return levels
+        merged: dict[Decimal, Decimal] = {}
+        for price, qty in levels:
+            tick = self.tick_at(name, price)
+            rounding = "ROUND_FLOOR" if side == "bid" else "ROUND_CEILING"
+            shown = (price / tick).to_integral_value(rounding=rounding) * tick
+            if shown > 0:
+                merged[shown] = merged.get(shown, Decimal(0)) + qty
+        return sorted(merged.items(), key=lambda level: level[0], reverse=side == "bid")
+
+    def price_on_grid(self, name: str, price: Decimal) -> bool:
+        """Return whether `price` is a multiple of the tick that applies at it."""
+        return price % self.tick_at(name, price) == 0
 
     # --- prices -------------------------------------------------------------------------------
 
@@ -319,7 +394,7 @@ class DeribitMarket:
         index = self.model.index(inst.underlying, now)
         mid = self.model.mid(name, now)
         stats = self.stats(name, now)
-        bids, asks = book.bids(), book.asks()
+        bids, asks = self.on_grid(name, book.bids(), "bid"), self.on_grid(name, book.asks(), "ask")
         live = inst.expiry is None or inst.expiry > now
         tick = float(inst.tick_size)
         band = 0.025 if inst.kind is not InstrumentKind.OPTION else None
@@ -375,8 +450,8 @@ class DeribitMarket:
         self.instrument(name)
         book = self.book_of(name, min(depth, 100))
         out = self.ticker_json(name, now, book)
-        out["bids"] = [[dec(p), dec(q)] for p, q in book.bids()]
-        out["asks"] = [[dec(p), dec(q)] for p, q in book.asks()]
+        out["bids"] = [[dec(p), dec(q)] for p, q in self.on_grid(name, book.bids(), "bid")]
+        out["asks"] = [[dec(p), dec(q)] for p, q in self.on_grid(name, book.asks(), "ask")]
         out["change_id"] = ms(now)
         return out
 

@@ -12,11 +12,20 @@ Wire protocol:
   single-use refresh token; both expire on the instance's clock. `private/*` needs
   `Authorization: Bearer <token>` (also accepted: `deri-hmac-sha256 id=,ts=,sig=,nonce=` with the
   60 s window, and `Basic base64(id:secret)`); anything else is 13009 with HTTP 401.
-- Rate limit: a credit bucket per client (the client id for private calls, the caller's address for
+- Tokens: without a `session:<name>` scope a token has Deribit's default `connection` scope and is
+  valid only on the TCP connection that obtained it (13009 on any other, refresh included); with one
+  it is valid on every connection.
+- Rate limit: credit buckets per client (the client id for private calls, the caller's address for
   public ones): every non-matching-engine call costs 500 of a 50,000 pool refilled at 10,000 per
-  second of the instance's clock, so a frozen ManualClock allows 100 such calls; then 10028 with
-  HTTP 429. Matching-engine calls (buy, sell, edit, cancel*) are not limited here.
-  `build_app(rate_limit=False)` (or `app.state.venue.rate_limit = False`) turns it off.
+  second of the instance's clock, so a frozen ManualClock allows 100 such calls; matching-engine calls
+  (buy, sell, edit, cancel*, close_position) have their own pool: 5 per second, bursts of 20. Out of
+  credits: 10028 with HTTP 429. `build_app(rate_limit=False)` (or `app.state.venue.rate_limit =
+  False`) turns both off.
+- Connections: at most 32 simultaneous connections per IP (a connection is a client host:port, open
+  until idle for uvicorn's 5 s keep-alive); a 33rd is refused with HTTP 429 (10028). Off with the
+  rate limits.
+- Settlement: matching-engine calls in the first SETTLEMENT_PAUSE_S seconds after 08:00 UTC are
+  refused with 10041 `settlement_in_progress`, as Deribit pauses trading for the daily settlement.
 
 Every request first brings the engine up to the clock, then runs at that one pinned instant. What
 the venue serves (instruments, prices, the account, combos) is described in `market.py` and
@@ -45,6 +54,7 @@ from starlette.routing import Route
 from cerbero_mcp.simulators.deribit.account import AccountView
 from cerbero_mcp.simulators.deribit.combos import ComboDesk
 from cerbero_mcp.simulators.deribit.market import (
+    ACCOUNT_CURRENCIES,
     BOOK_DEPTHS,
     CHART_RESOLUTIONS,
     CURRENCIES,
@@ -65,6 +75,20 @@ SIGNATURE_WINDOW_S = 60.0
 CREDIT_POOL = 50_000.0
 CREDIT_COST = 500.0
 CREDIT_REFILL_PER_S = 10_000.0
+# Matching-engine requests at the lowest volume tier: 5 per second sustained, bursts of 20 (the account
+# summary's `limits.matching_engine`); counted in credits like the rest, on a separate pool.
+ME_CREDIT_POOL = 200_000.0
+ME_CREDIT_COST = 10_000.0
+ME_CREDIT_REFILL_PER_S = 50_000.0
+# "Deribit enforces a limit of 32 simultaneous connections per IP address ... a 33rd connection from
+# the same IP will be rejected with an HTTP 429" (connection management article).
+MAX_CONNECTIONS_PER_IP = 32
+# ASGI never says when a TCP connection closes; uvicorn closes an idle keep-alive connection after 5 s
+# (its `timeout_keep_alive` default), so a connection unseen for that long is counted as closed.
+CONNECTION_IDLE_S = 5.0
+# Deribit pauses trading "for several seconds" at the daily 08:00 UTC settlement (10041).
+SETTLEMENT_S = 8 * 3600
+SETTLEMENT_PAUSE_S = 5.0
 API_VERSION = "1.2.26"
 DEFAULT_SCOPE = "account:read_write block_trade:read_write connection mainaccount trade:read_write wallet:read_write"
 MATCHING_ENGINE = frozenset(
@@ -86,11 +110,20 @@ Handler = Callable[[Params, float], Any]
 
 @dataclass
 class Token:
-    """An issued access or refresh token."""
+    """An issued access or refresh token; `connection` binds a connection-scoped one to its connection."""
 
     client_id: str
     expires_at: float
     scope: str
+    connection: str | None = None
+
+
+def _session_name(scope: str) -> str | None:
+    """Return the `session:<name>` of a requested scope, if any."""
+    for part in scope.split():
+        if part.startswith("session:") and len(part) > len("session:"):
+            return part.removeprefix("session:")
+    return None
 
 
 class Auth:
@@ -119,10 +152,20 @@ class Auth:
         expected = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
         return hmac.compare_digest(expected, signature.lower())
 
-    def grant(self, p: Params, now: float) -> dict[str, Any]:
-        """public/auth: issue tokens for client credentials, a client signature or a refresh token."""
+    def grant(self, p: Params, now: float, connection: str = "") -> dict[str, Any]:
+        """public/auth: issue tokens for client credentials, a client signature or a refresh token.
+
+        Without a `session:<name>` scope the tokens have Deribit's default `connection` scope: valid
+        only on the connection that obtained them (13009 on any other); with one they are valid on
+        every connection.
+        """
         grant = p.text("grant_type", choices=("client_credentials", "client_signature", "refresh_token"))
-        scope = " ".join(x for x in (DEFAULT_SCOPE, p.text("scope", "")) if x)
+        requested = p.text("scope", "")
+        session = _session_name(requested)
+        base = DEFAULT_SCOPE.replace("connection", f"session:{session}") if session else DEFAULT_SCOPE
+        extra = " ".join(x for x in requested.split() if not x.startswith("session:") and x != "connection")
+        scope = " ".join(x for x in (base, extra) if x)
+        bound: str | None = None if session else connection
         if grant == "client_credentials":
             if not self._credentials_ok(p.text("client_id"), p.text("client_secret")):
                 raise _invalid_credentials()
@@ -134,13 +177,13 @@ class Auth:
                 raise _invalid_credentials()
         else:
             held = self.refresh.pop(p.text("refresh_token"), None)
-            if held is None or held.expires_at <= now:
+            if held is None or held.expires_at <= now or held.connection not in (None, connection):
                 raise _invalid_credentials("invalid or expired refresh_token")
-            scope = held.scope
+            scope, bound = held.scope, held.connection
         access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         self._purge(now)
-        self.access[access] = Token(self.client_id, now + self.token_ttl_s, scope)
-        self.refresh[refresh] = Token(self.client_id, now + self.refresh_ttl_s, scope)
+        self.access[access] = Token(self.client_id, now + self.token_ttl_s, scope, bound)
+        self.refresh[refresh] = Token(self.client_id, now + self.refresh_ttl_s, scope, bound)
         return {
             "access_token": access,
             "refresh_token": refresh,
@@ -155,12 +198,16 @@ class Auth:
             for key in [k for k, t in store.items() if t.expires_at <= now]:
                 del store[key]
 
-    def authenticate(self, header: str, now: float, method: str, uri: str, body: str) -> str:
+    def authenticate(self, header: str, now: float, method: str, uri: str, body: str, connection: str = "") -> str:
         """Return the client id an Authorization header proves, else raise 13009."""
         scheme, _, value = header.strip().partition(" ")
         scheme = scheme.lower()
         if scheme == "bearer":
             token = self.access.get(value.strip())
+            if token is not None and token.expires_at > now and token.connection not in (None, connection):
+                raise RpcError(
+                    13009, "unauthorized", {"reason": "connection-scoped token used on another connection"}, status=401
+                )
             if token is not None and token.expires_at > now:
                 return token.client_id
         elif scheme == "deri-hmac-sha256":
@@ -184,20 +231,52 @@ def _invalid_credentials(reason: str = "invalid client_id or client_secret") -> 
 
 
 class CreditBuckets:
-    """Deribit's non-matching-engine credits: one bucket per client, refilled on the clock."""
+    """One of Deribit's credit pools (non-matching or matching engine): a bucket per client, refilled on the clock."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, pool: float = CREDIT_POOL, cost: float = CREDIT_COST, refill_per_s: float = CREDIT_REFILL_PER_S
+    ) -> None:
         """Start empty (a new client starts with a full pool)."""
+        self.pool, self.cost, self.refill_per_s = pool, cost, refill_per_s
         self.buckets: dict[str, tuple[float, float]] = {}
 
     def take(self, key: str, now: float) -> None:
         """Spend one call's credits or raise 10028."""
-        credits, last = self.buckets.get(key, (CREDIT_POOL, now))
-        credits = min(CREDIT_POOL, credits + round(max(now - last, 0.0) * CREDIT_REFILL_PER_S, 3))  # epoch-float noise
-        if credits < CREDIT_COST:
+        credits, last = self.buckets.get(key, (self.pool, now))
+        credits = min(self.pool, credits + round(max(now - last, 0.0) * self.refill_per_s, 3))  # epoch-float noise
+        if credits < self.cost:
             self.buckets[key] = (credits, now)
             raise RpcError(10028, "too_many_requests", {"reason": "credits exhausted"}, status=429)
-        self.buckets[key] = (credits - CREDIT_COST, now)
+        self.buckets[key] = (credits - self.cost, now)
+
+
+class ConnectionCount:
+    """Open connections per IP (a connection = one client host:port, open until idle CONNECTION_IDLE_S).
+
+    Connections live on the wall clock (sockets close in real time), not on the market's clock.
+    """
+
+    def __init__(self, limit: int = MAX_CONNECTIONS_PER_IP, idle_s: float = CONNECTION_IDLE_S) -> None:
+        """Count at most `limit` connections per IP."""
+        self.limit, self.idle_s = limit, idle_s
+        self.seen: dict[str, dict[int, float]] = {}
+        self.lock = threading.Lock()
+
+    def admit(self, host: str, port: int) -> None:
+        """Note a request on host:port; a new connection beyond the limit is refused with HTTP 429."""
+        now = time.monotonic()
+        with self.lock:
+            ports = self.seen.setdefault(host, {})
+            for stale in [p for p, last in ports.items() if now - last > self.idle_s]:
+                del ports[stale]
+            if port not in ports and len(ports) >= self.limit:
+                raise RpcError(
+                    10028,
+                    "too_many_requests",
+                    {"reason": f"more than {self.limit} simultaneous connections from this IP"},
+                    status=429,
+                )
+            ports[port] = now
 
 
 class DeribitVenue:
@@ -221,14 +300,27 @@ class DeribitVenue:
         self.accounts = AccountView(self.trading)
         self.auth = Auth(dict(config.credentials), token_ttl_s, refresh_ttl_s)
         self.credits = CreditBuckets()
-        self.rate_limit = rate_limit
+        self.matching_credits = CreditBuckets(ME_CREDIT_POOL, ME_CREDIT_COST, ME_CREDIT_REFILL_PER_S)
+        self.connections = ConnectionCount()
+        self.rate_limit = rate_limit  # switches off the credits and the connection limit
         self.lock = threading.RLock()
         self.methods: dict[str, Handler] = self._methods()
 
     def call(
-        self, method: str, params: dict[str, Any], *, headers: dict[str, str], client: str, http: tuple[str, str, str]
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        headers: dict[str, str],
+        client: str,
+        http: tuple[str, str, str],
+        connection: str = "",
     ) -> Any:
-        """Serve one call at the clock's current instant; raise RpcError for an error answer."""
+        """Serve one call at the clock's current instant; raise RpcError for an error answer.
+
+        `client` is the caller's address (public credits), `connection` its TCP connection (host:port),
+        which connection-scoped tokens are bound to.
+        """
         with self.lock:
             now = self.clock.pin()
             try:
@@ -237,13 +329,17 @@ class DeribitVenue:
                 handler = self.methods.get(method)
                 key = f"ip:{client}"
                 if method.startswith("private/"):
-                    key = self.auth.authenticate(headers.get("authorization", ""), now, *http)
-                if self.rate_limit and method not in MATCHING_ENGINE:
-                    self.credits.take(key, now)
+                    key = self.auth.authenticate(headers.get("authorization", ""), now, *http, connection)
+                if self.rate_limit:
+                    (self.matching_credits if method in MATCHING_ENGINE else self.credits).take(key, now)
                 if handler is None:
                     raise RpcError(
                         -32601, "Method not found", {"reason": f"unknown method {method}", "param": "method"}
                     )
+                if method in MATCHING_ENGINE and (now - SETTLEMENT_S) % 86_400 < SETTLEMENT_PAUSE_S:
+                    raise RpcError(10041, "settlement_in_progress", {"reason": "daily settlement: trading is paused"})
+                if method == "public/auth":
+                    return self.auth.grant(Params(params), now, connection)
                 return handler(Params(params), now)
             finally:
                 self.clock.release()
@@ -311,9 +407,9 @@ class DeribitVenue:
     def _summaries(self, p: Params, now: float) -> list[dict[str, Any]]:
         currency = check_currency(p.text("currency"), allow_any=True)
         kind = self._kind(p)
-        if currency == "USDC" or kind in ("spot", "future_combo", "option_combo"):
+        if kind in ("spot", "future_combo", "option_combo"):
             return []
-        currencies = [currency] if currency is not None else list(CURRENCIES)
+        currencies = [currency] if currency is not None else list(ACCOUNT_CURRENCIES)
         return [row for c in currencies for row in self.market.book_summaries(c, kind, now)]
 
     def _summary_of(self, p: Params, now: float) -> list[dict[str, Any]]:
@@ -329,11 +425,11 @@ class DeribitVenue:
         expired = p.boolean("expired")
         if kind in ("future_combo", "option_combo"):
             return [
-                c.to_json()
+                c.instrument_json()
                 for c in self.trading.combos.values()
                 if c.kind == kind and (currency is None or c.currency == currency) and not expired
             ]
-        if currency == "USDC" or kind == "spot":
+        if kind == "spot":
             return []
         return [self.market.instrument_json(n, now) for n in self.market.names(currency, kind, now, expired=expired)]
 
@@ -343,7 +439,7 @@ class DeribitVenue:
         return combo if combo is not None else self.market.instrument_json(name, now)
 
     def _combo(self, name: str) -> dict[str, Any]:
-        combo = self.combos.combo_instrument(name)
+        combo = self.combos.combo_details(name)
         if combo is None:
             raise invalid("combo not found", "combo_id")
         return combo
@@ -354,7 +450,7 @@ class DeribitVenue:
         return self.market.dvol(currency, p.integer("start_timestamp"), p.integer("end_timestamp"), resolution, now)
 
     def _index_price(self, p: Params, now: float) -> dict[str, Any]:
-        names = {f"{c.lower()}_usd": c for c in CURRENCIES}
+        names = {f"{c.lower()}_{quote}": c for c in CURRENCIES for quote in ("usd", "usdc")}
         underlying = names[p.text("index_name", choices=names)]
         price = num(self.market.model.index(underlying, now), 2)
         return {"index_price": price, "estimated_delivery_price": price}
@@ -426,8 +522,11 @@ def build_app(
             uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             headers = {k.lower(): v for k, v in request.headers.items()}
             client = request.client.host if request.client is not None else "local"
+            connection = f"{client}:{request.client.port}" if request.client is not None else "local"
+            if venue.rate_limit and request.client is not None:
+                venue.connections.admit(client, request.client.port)
             result = venue.call(
-                method, params, headers=headers, client=client,
+                method, params, headers=headers, client=client, connection=connection,
                 http=(request.method, uri, raw.decode("utf-8", "replace")),
             )  # fmt: skip
         except RpcError as exc:

@@ -7,8 +7,10 @@ USDC 500,000, with leverage 50 on futures. Deribit specifics on top of the engin
   `label` is an attribute, not the engine's unique client order id, because Deribit labels repeat;
 - a fill-or-kill order that cannot fill completely is answered like Deribit does: the order, in
   state `cancelled`, with no trades (not an error);
-- post-only orders that would take are refused with 11054 `post_only_reject` (Deribit's
-  `reject_post_only=true` behaviour; its default re-pricing of post-only orders is not modelled);
+- a post-only order (good_til_cancelled only) that would take is moved to one tick short of the
+  best opposite price, as Deribit does, unless it carries `reject_post_only=true`: then it is refused
+  with 11054 `post_only_reject`; edits follow the same rule with the edit's own `reject_post_only`;
+- option prices follow `tick_size_steps` (0.0001, and 0.0005 above 0.005): an off-tier price is -32602;
 - market and stop-market orders report `"price": "market_price"`, as Deribit does.
 
 Combos are in `combos.py`, positions and account summaries in `account.py`.
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from cerbero_mcp.simulators.deribit.market import CURRENCIES, DeribitMarket, check_currency, ms
+from cerbero_mcp.simulators.deribit.market import DeribitMarket, check_currency, ms
 from cerbero_mcp.simulators.deribit.rpc import Params, RpcError, dec, invalid, num
 from cerbero_mcp.simulators.engine import (
     CancelReason,
@@ -139,25 +141,36 @@ class Combo:
     tick_size: Decimal
     min_trade_amount: Decimal
 
-    def to_json(self) -> dict[str, Any]:
-        """Return Deribit's combo object (also usable as its instrument)."""
+    def combo_json(self) -> dict[str, Any]:
+        """Return Deribit's combo object: what private/create_combo and public/get_combo_details answer."""
         return {
             "id": self.name,
-            "instrument_name": self.name,
             "instrument_id": self.instrument_id,
-            "kind": self.kind,
             "state": "active",
             "state_timestamp": self.created_ms,
             "creation_timestamp": self.created_ms,
-            "currency": self.currency,
-            "base_currency": self.currency,
-            "settlement_currency": self.currency,
+            "legs": [{"instrument_name": n, "amount": dec(r)} for n, r in self.legs],
+        }
+
+    def instrument_json(self) -> dict[str, Any]:
+        """Return the combo as an instrument (public/get_instrument, get_instruments): its trading rules."""
+        return {
+            "instrument_name": self.name,
+            "instrument_id": self.instrument_id,
+            "kind": self.kind,
             "instrument_type": "reversed",
+            "base_currency": self.currency,
+            "quote_currency": self.currency,
+            "counter_currency": "USD",
+            "settlement_currency": self.currency,
+            "price_index": f"{self.currency.lower()}_usd",
             "tick_size": dec(self.tick_size),
+            "tick_size_steps": [],
             "min_trade_amount": dec(self.min_trade_amount),
             "contract_size": 1,
+            "creation_timestamp": self.created_ms,
             "is_active": True,
-            "legs": [{"instrument_name": n, "amount": dec(r)} for n, r in self.legs],
+            "state": "open",
         }
 
 
@@ -186,12 +199,11 @@ class Trading:
         combo = self.combos.get(name)
         if combo is not None:
             return Decimal(1)
-        inst = self.market.model.instrument(name)
-        return Decimal(1) if inst.kind is InstrumentKind.OPTION else Decimal(CURRENCIES[inst.underlying].contract_usd)
+        return self.market.contract_size(name)
 
     def _currency_of(self, name: str) -> str:
         combo = self.combos.get(name)
-        return combo.currency if combo is not None else self.market.model.instrument(name).underlying
+        return combo.currency if combo is not None else self.market.listings[name].currency
 
     def find_order(self, order_id: str) -> Order:
         """Return one of the account's orders (10004 when unknown)."""
@@ -204,7 +216,11 @@ class Trading:
         """Return Deribit's order object."""
         fills = [f for f in self.acct.fills if f.order_id == order.id] if order.filled_qty else []
         stop = order.type in (OrderType.STOP_LIMIT, OrderType.STOP_MARKET)
+        # A market order reports the price it executed at; only one that has not (an untriggered
+        # stop-market, a market order that found nothing) says "market_price", as Deribit documents.
         price: Any = dec(order.price) if order.price is not None else "market_price"
+        if order.price is None and order.avg_fill_price is not None and order.filled_qty:
+            price = dec(order.avg_fill_price)
         out: dict[str, Any] = {
             "order_id": order.id,
             "label": order.extra.get("label", ""),
@@ -220,7 +236,6 @@ class Trading:
             "commission": dec(sum((f.fee for f in fills), ZERO)),
             "time_in_force": TIF_BACK[order.tif.value],
             "post_only": order.post_only,
-            "reject_post_only": order.post_only,
             "reduce_only": order.reduce_only,
             "creation_timestamp": ms(order.created_at),
             "last_update_timestamp": ms(order.updated_at),
@@ -232,6 +247,8 @@ class Trading:
             "mmp": False,
             "max_show": dec(order.qty),
         }
+        if order.post_only:  # Deribit sends the flag only on post-only orders
+            out["reject_post_only"] = bool(order.extra.get("reject_post_only", False))
         if stop:
             out.update(
                 trigger_price=dec(order.stop_price),
@@ -293,7 +310,7 @@ class Trading:
     def place(self, p: Params, side: str, now: float) -> dict[str, Any]:
         """private/buy and private/sell."""
         name = p.text("instrument_name")
-        inst = self.market.instrument(name)
+        self.market.instrument(name)
         amount = self.amount(p, name)
         otype = p.text("type", "limit", choices=ORDER_TYPES)
         if otype not in ("limit", "market", "stop_limit", "stop_market"):
@@ -309,12 +326,18 @@ class Trading:
             raise invalid("trigger is required for trigger orders", "trigger")
         tif = TIF[p.text("time_in_force", "good_til_cancelled", choices=TIF)]
         post_only = p.boolean("post_only") and is_limit
+        if post_only and tif != "gtc":
+            raise invalid("post_only is only valid with time_in_force good_til_cancelled", "time_in_force")
+        reject_post_only = post_only and p.boolean("reject_post_only")
+        self.check_tiers(name, price, "price")
+        if post_only and not reject_post_only and otype == "limit" and price is not None:
+            price = self.post_only_price(name, side, price)
         label = self.label(p)
-        extra: dict[str, Any] = {"label": label}
+        extra: dict[str, Any] = {"label": label, "reject_post_only": reject_post_only}
         if trigger is not None:
             extra["trigger"] = trigger
         before = len(self.acct.fills)
-        self.ids.currency = inst.underlying
+        self.ids.currency = self._currency_of(name)
         try:
             order = self.exchange.submit(
                 ACCOUNT, name, side, amount, type=otype, price=price, stop_price=trigger_price, tif=tif,
@@ -331,6 +354,34 @@ class Trading:
             raise rejected(exc) from None
         self.touched.add(name)
         return self._result(order, before)
+
+    def check_tiers(self, name: str, price: Decimal | None, param: str) -> None:
+        """Refuse a price off the grid of its tick tier (`tick_size_steps`), naming the nearest valid prices."""
+        if price is None or price <= 0 or not self.market.tick_steps(name) or self.market.price_on_grid(name, price):
+            return  # one tick everywhere: the engine's own check answers
+        tick = self.market.tick_at(name, price)
+        raise RpcError(
+            -32602,
+            "Invalid params",
+            {"reason": f"price must be a multiple of {tick} at this price (tick_size_steps)", "param": param,
+             "nearest": [str(x) for x in self.market.nearest_prices(name, price)]},
+        )  # fmt: skip
+
+    def post_only_price(self, name: str, side: str, price: Decimal) -> Decimal:
+        """Return where Deribit rests a post-only order without reject_post_only: just inside the spread.
+
+        A post-only price that would take is moved to one tick (of the tier there) short of the best
+        opposite price, so the order adds liquidity at a price the caller did not send.
+        """
+        book = self.exchange.book(name, 1)
+        touch = book.best_ask if side == "buy" else book.best_bid
+        if touch is None or (price < touch if side == "buy" else price > touch):
+            return price
+        tick = self.market.tick_at(name, touch)
+        moved = touch - tick if side == "buy" else touch + tick
+        while not self.market.price_on_grid(name, moved) and moved > 0:  # crossed a tier boundary going down
+            moved -= self.market.model.instrument(name).tick_size
+        return moved if moved > 0 else self.market.model.instrument(name).tick_size
 
     def amount(self, p: Params, name: str) -> Decimal:
         """Return the order amount from `amount` or `contracts` (-32602 when neither fits)."""
@@ -365,11 +416,14 @@ class Trading:
         price = p.decimal("price", required=False) if is_limit else None
         trigger_price = p.decimal("trigger_price", required=False) if order.is_stop else None
         post_only = p.boolean("post_only", order.post_only)
+        self.check_tiers(order.instrument, price, "price")
         if post_only and price is not None and order.status is not OrderStatus.UNTRIGGERED:
             book = self.exchange.book(order.instrument, 1)
             touch = book.best_ask if order.side is Side.BUY else book.best_bid
             if touch is not None and (price >= touch if order.side is Side.BUY else price <= touch):
-                raise rejected(OrderRejected(RejectReason.POST_ONLY_WOULD_TAKE, "post-only edit would take"))
+                if p.boolean("reject_post_only"):
+                    raise rejected(OrderRejected(RejectReason.POST_ONLY_WOULD_TAKE, "post-only edit would take"))
+                price = self.post_only_price(order.instrument, order.side.value, price)
         before = len(self.acct.fills)
         try:
             self.exchange.amend(ACCOUNT, order.id, qty=amount, price=price, stop_price=trigger_price)

@@ -105,36 +105,27 @@ class OrderDesk:
         held = self.coids.get(coid)
         return held is not None and held.created_at > now - COID_WINDOW_S
 
-    def _link(self, specs: list[OrderSpec], now: float) -> list[int | IbOrder | None]:
-        """Return each spec's parent (index in the request, an earlier order, or None); check the linkage."""
+    def _link(self, specs: list[OrderSpec], now: float) -> list[int | None]:
+        """Return each spec's parent (its index in the request, or None); check the linkage."""
         seen: set[str] = set()
         for s in specs:
             if s.coid is not None:
                 if s.coid in seen or self._coid_taken(s.coid, now):
                     raise Rejection(f"Local order ID={s.coid} is already registered.")
                 seen.add(s.coid)
-        parents: list[int | IbOrder | None] = []
+        parents: list[int | None] = []
         for i, s in enumerate(specs):
             if s.parent_ref is None:
                 parents.append(None)
                 continue
             j = next((k for k in range(i) if specs[k].coid == s.parent_ref), None)
-            parent_spec: OrderSpec
-            if j is not None:
-                if specs[j].parent_ref is not None:
-                    raise Rejection("a bracket child cannot itself be the parent of an order")
-                parents.append(j)
-                parent_spec = specs[j]
-            else:
-                held = self.coids.get(s.parent_ref)
-                if held is None or not self._coid_taken(s.parent_ref, now):
-                    raise Rejection(f"parentId {s.parent_ref} does not match the cOID of a parent order")
-                if held.parent_id is not None:
-                    raise Rejection("a bracket child cannot itself be the parent of an order")
-                if held.status in ("Cancelled", "Inactive"):
-                    raise Rejection(f"parent order {held.order_id} is {held.status.lower()}")
-                parents.append(held)
-                parent_spec = held.spec
+            if j is None:
+                # IBKR links parentId only within one orders array: a parent sent earlier is not found.
+                raise Rejection(f"parentId {s.parent_ref} does not match the cOID of a parent order in this request")
+            if specs[j].parent_ref is not None:
+                raise Rejection("a bracket child cannot itself be the parent of an order")
+            parents.append(j)
+            parent_spec = specs[j]
             if parent_spec.contract.conid != s.contract.conid:
                 raise Rejection("a bracket child must trade the same conid as its parent")
             if parent_spec.side == s.side:
@@ -149,7 +140,7 @@ class OrderDesk:
         parents = self._link(specs, t)  # checked again: time may have passed while a question waited
         created: list[IbOrder] = []
         for s, p in zip(specs, parents, strict=True):
-            parent = created[p] if isinstance(p, int) else p
+            parent = created[p] if p is not None else None
             o = IbOrder(next(self._ids), s, t, parent.order_id if parent is not None else None, updated_at=t)
             created.append(o)
         group = [o for o in created if o.spec.single_group]

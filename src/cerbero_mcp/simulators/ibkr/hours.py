@@ -15,6 +15,7 @@ stamped at New York midnight; weekly bars group them by ISO week, `1m` bars by c
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any, Protocol
@@ -160,7 +161,20 @@ def history(model: MarketModel, c: Contract, period: str, bar: str, outside_rth:
         "timePeriod": period, "barLength": bar_s, "mdAvailability": "S", "mktDataDelay": 0,
         "outsideRth": outside_rth, "volumeFactor": 1, "priceDisplayRule": 1, "priceDisplayValue": "2",
         "negativeCapable": False, "messageVersion": 2, "data": rows, "points": len(rows), "travelTime": 1,
+        "high": _extreme(rows, "h", max), "low": _extreme(rows, "l", min),
     }  # fmt: skip
+
+
+def _extreme(rows: list[dict[str, Any]], key: str, pick: Callable[..., Any]) -> str:
+    """Return IBKR's `high`/`low` summary, `<price × priceFactor>/<volume>/<minutes>`, of the bars.
+
+    IBKR's example ("19293/6942998.04/1440") does not explain the last number: here it is the
+    minutes from the first bar to the extreme one.
+    """
+    if not rows:
+        return ""
+    row = pick(rows, key=lambda r: r[key])
+    return f"{round(row[key] * 100)}/{row.get('v', 0)}/{(row['t'] - rows[0]['t']) // 60_000}"
 
 
 def _intraday(

@@ -5,6 +5,19 @@ of the UTC day the app was built on. AAPL and SPY list monthly options (third Fr
 New York, multiplier 100, tick 0.01) on the next three months, strikes from the shared engine's
 `strike_grid` around the forward at listing time; new months are listed as the clock moves.
 Option prices and greeks are the engine's Black-76. Hours, schedules and bars: `hours.py`.
+
+As IBKR publishes them:
+- Search (`/iserver/secdef/search`) answers several hits: AAPL and MSFT are also listed abroad
+  (FOREIGN_LISTINGS, non-US exchanges, quoted but not tradable by this account), and a foreign
+  hit comes first, so a client must pick the US primary listing itself (or use `/trsrv/stocks`,
+  whose contracts say `isUS`).
+- Price increments per contract (`info-and-rules` `incrementRules`, `increment_rules`): stocks
+  0.0001 below $1 and 0.01 from $1; options 0.01 below $3 and 0.05 from $3.
+- Snapshot bid/ask sizes (fields 88/85) of US stocks are in lots of 100 shares ("For US stocks,
+  the number displayed is divided by 100"); options in contracts.
+- Depth (`sbd`) rows are a BookTrader price ladder, one row per price, highest first:
+  `{"row", "focus", "price": "<string>", "ask": "<size>"}` or `"bid"` instead of `"ask"`; `focus`
+  is 1 on the row at the last price (see `ws.py`).
 """
 
 from __future__ import annotations
@@ -62,6 +75,12 @@ STOCKS = (
     StockDef("TSLA", 76792991, "TESLA INC", "NASDAQ", 400.0, 0.6, 0.55),
 )
 OPTION_ROOTS = ("AAPL", "SPY")
+# (ticker, conid, exchange): the same companies listed abroad, which search answers first.
+FOREIGN_LISTINGS = (("AAPL", 38708077, "MEXI"), ("MSFT", 38708867, "MEXI"))
+US_EXCHANGES = ("NASDAQ", "NYSE", "ARCA", "AMEX", "BATS")
+STOCK_INCREMENTS = ((Decimal(0), Decimal("0.0001")), (Decimal(1), Decimal("0.01")))
+OPTION_INCREMENTS = ((Decimal(0), Decimal("0.01")), (Decimal(3), Decimal("0.05")))
+US_STOCK_SIZE_LOT = Decimal(100)
 FIRST_OPTION_CONID = 700_000_001
 
 
@@ -80,6 +99,11 @@ class Contract:
     right: str | None = None  # C | P
     multiplier: int = 1
     underlying_conid: int | None = None
+
+    @property
+    def tradable(self) -> bool:
+        """Return whether this account may trade the contract (US listings only)."""
+        return self.exchange in US_EXCHANGES
 
     @property
     def month(self) -> str:
@@ -115,6 +139,16 @@ def fmt_price(x: Decimal | float) -> str:
     return f"{d:.2f}" if d == d.quantize(Decimal("0.01")) else f"{d.normalize():f}"
 
 
+def increment_rules(c: Contract) -> tuple[tuple[Decimal, Decimal], ...]:
+    """Return the contract's (lower edge, increment) rules, lowest edge first."""
+    return OPTION_INCREMENTS if c.sec_type == "OPT" else STOCK_INCREMENTS
+
+
+def increment_at(c: Contract, price: Decimal) -> Decimal:
+    """Return the price increment that applies to `c` at `price`."""
+    return [step for edge, step in increment_rules(c) if price >= edge][-1] if price >= 0 else increment_rules(c)[0][1]
+
+
 # --- the market -----------------------------------------------------------------------------------
 
 
@@ -145,6 +179,13 @@ class IbkrMarket:
             c = Contract(s.conid, s.symbol, s.symbol, "STK", s.company, s.exchange)
             self._register(c)
             self.stocks[s.symbol] = c
+        self.foreign: dict[str, list[Contract]] = {}
+        for ticker, conid, exchange in FOREIGN_LISTINGS:
+            home = self.stocks[ticker]
+            # Quoted like the home listing (the engine symbol), never registered under it.
+            foreign = Contract(conid, home.symbol, ticker, "STK", home.company, exchange)
+            self.contracts[conid] = foreign
+            self.foreign.setdefault(ticker, []).append(foreign)
         self.ensure_listed(now)
 
     def _register(self, c: Contract) -> None:
@@ -224,6 +265,13 @@ class IbkrMarket:
         for s in self.stocks.values():
             if not (s.ticker == q or (by_name and q in s.company)):
                 continue
+            for f in self.foreign.get(s.ticker, []):
+                if not sec_type or sec_type.upper() == "STK":
+                    out.append({
+                        "conid": str(f.conid), "companyHeader": f"{f.company} - {f.exchange}",
+                        "companyName": f.company, "symbol": f.ticker, "description": f.exchange, "restricted": None,
+                        "fop": None, "opt": None, "war": None, "sections": [{"secType": "STK", "exchange": f.exchange}],
+                    })  # fmt: skip
             months = self.months(s.ticker, now)
             sections: list[dict[str, Any]] = [{"secType": "STK"}]
             if months:
@@ -246,9 +294,10 @@ class IbkrMarket:
             if not sym:
                 continue
             s = self.stocks.get(sym)
+            listings = [] if s is None else [*self.foreign.get(sym, []), s]
             out[sym] = [] if s is None else [{
                 "name": s.company, "chineseName": None, "assetClass": "STK",
-                "contracts": [{"conid": s.conid, "exchange": s.exchange, "isUS": True}],
+                "contracts": [{"conid": c.conid, "exchange": c.exchange, "isUS": c.tradable} for c in listings],
             }]  # fmt: skip
         if not out:
             raise MarketError("symbols required")
@@ -311,19 +360,43 @@ class IbkrMarket:
                        localSymbol=c.symbol, underlyingConid=c.underlying_conid)  # fmt: skip
         return row
 
-    def contract_info(self, c: Contract) -> dict[str, Any]:
-        """Serve /iserver/contract/{conid}/info (and, with rules, /info-and-rules)."""
+    def contract_info(self, c: Contract, account_id: str | None = None) -> dict[str, Any]:
+        """Serve /iserver/contract/{conid}/info (and, with rules, /info-and-rules), in IBKR's documented shape."""
+        book = self.book_of(c.symbol, 1)
+        sides = [p for p in (book.best_bid, book.best_ask) if p is not None]
+        ref = fmt_price(sum(sides) / len(sides)) if sides else None
+        stock = c.sec_type == "STK"
+        types = ["limit", "market", "stop", "stop_limit", "trailing_stop", "trailing_stop_limit"]
         return {
-            "con_id": c.conid, "symbol": c.ticker, "company_name": c.company, "instrument_type": c.sec_type,
-            "exchange": "SMART", "listing_exchange": c.exchange, "currency": "USD", "local_symbol": c.symbol,
-            "multiplier": str(c.multiplier), "trading_class": c.ticker, "r_t_h": True,
-            "underlying_con_id": c.underlying_conid or 0, "maturity_date": c.maturity or None,
+            "cfi_code": "", "symbol": c.ticker, "cusip": None, "expiry_full": c.maturity or None, "con_id": c.conid,
+            "maturity_date": c.maturity or None, "industry": "Computers" if stock else None,
+            "instrument_type": c.sec_type, "trading_class": "NMS" if stock else c.ticker,
+            "valid_exchanges": "SMART,AMEX,NYSE,CBOE,ISE,ARCA,NASDAQ", "allow_sell_long": False,
+            "is_zero_commission_security": False, "local_symbol": c.symbol, "contract_clarification_type": None,
+            "classifier": None, "currency": "USD" if c.tradable else "MXN", "text": None,
+            "underlying_con_id": c.underlying_conid or 0, "r_t_h": True,
+            "multiplier": None if stock else str(c.multiplier), "underlying_issuer": None,
+            "contract_month": None if stock else c.maturity[:6], "company_name": c.company, "smart_available": True,
+            "exchange": "SMART", "listing_exchange": c.exchange, "category": "Computers" if stock else None,
             "strike": fmt_num(c.strike) if c.strike is not None else None, "right": c.right,
-            "valid_exchanges": "SMART,AMEX,NYSE,CBOE,ISE,ARCA,NASDAQ",
-            "rules": {"increment": 0.01, "incrementRules": [{"lowerEdge": 0.0, "increment": 0.01}],
-                      "sizeIncrement": 1, "minSize": 1, "defaultSize": 100 if c.sec_type == "STK" else 1,
-                      "orderTypes": ["limit", "market", "stop", "stop_limit", "trailing_stop", "trailing_stop_limit"],
-                      "tifTypes": ["DAY", "GTC", "IOC"]},
+            "rules": {
+                "algoEligible": stock, "overnightEligible": stock, "costReport": False,
+                "canTradeAcctIds": [account_id] if account_id and c.tradable else [], "error": None,
+                "orderTypes": types, "ibAlgoTypes": ["limit", "stop_limit", "trailing_stop_limit"], "fraqTypes": [],
+                "forceOrderPreview": False, "cqtTypes": types, "orderDefaults": {"LMT": {"LP": ref}} if ref else {},
+                "orderTypesOutside": ["limit", "stop_limit", "trailing_stop_limit"],
+                "defaultSize": 100 if stock else 1, "cashSize": 0.0, "sizeIncrement": 1, "minSize": 1,
+                "tifTypes": ["IOC/MARKET,LIMIT,a", "GTC/o,a", "DAY/o,a"],
+                "tifDefaults": {"TIF": "DAY", "SIZE": "100.00" if stock else "1.00"},
+                "limitPrice": float(ref) if ref else None, "stopprice": float(ref) if ref else None,
+                "orderOrigination": None, "preview": True, "displaySize": None, "fraqInt": 4 if stock else 0,
+                "cashCcy": "USD", "cashQtyIncr": 500, "priceMagnifier": None, "negativeCapable": False,
+                "incrementType": 1,
+                "incrementRules": [{"lowerEdge": float(edge), "increment": float(step)}
+                                   for edge, step in increment_rules(c)],
+                "hasSecondary": True, "increment": float(increment_rules(c)[0][1]),
+                "incrementDigits": max(-int(step.as_tuple().exponent) for _, step in increment_rules(c)),
+            },
         }  # fmt: skip
 
     # --- quotes -------------------------------------------------------------------------------
@@ -339,11 +412,14 @@ class IbkrMarket:
         prev_close = self._price_at(c, at_ny(previous_trading_day(day), RTH_CLOSE))
         close_t = min(t, at_ny(day, RTH_CLOSE))
         session = self.model.candles(c.symbol, open_t, close_t + 1, 60, now=close_t) if close_t > open_t else None
-        f: dict[str, str] = {"55": c.ticker, "6509": "RpB", "6119": SERVER_ID, "31": fmt_price(last)}
+        # 7059, the last size: the simulated "last" is the rounded mid, so a round lot stands for its trade.
+        f: dict[str, str] = {"55": c.ticker, "6509": "RpB", "6119": SERVER_ID, "31": fmt_price(last),
+                             "7059": "100" if c.sec_type == "STK" else "1"}  # fmt: skip
+        lot = US_STOCK_SIZE_LOT if c.sec_type == "STK" and c.tradable else Decimal(1)
         if book.best_bid is not None:
-            f["84"], f["88"] = fmt_price(book.best_bid), fmt_num(book.bids()[0][1])
+            f["84"], f["88"] = fmt_price(book.best_bid), fmt_num(book.bids()[0][1] / lot)
         if book.best_ask is not None:
-            f["86"], f["85"] = fmt_price(book.best_ask), fmt_num(book.asks()[0][1])
+            f["86"], f["85"] = fmt_price(book.best_ask), fmt_num(book.asks()[0][1] / lot)
         f["7295"] = fmt_price(self._price_at(c, open_t))
         f["7296"] = fmt_price(prev_close)
         if session is not None and len(session):
@@ -361,14 +437,16 @@ class IbkrMarket:
     def _price_at(self, c: Contract, t: float) -> Decimal:
         return self.model.instrument(c.symbol).round_price(self.model.mid(c.symbol, t))
 
-    def depth(self, c: Contract, levels: int = 10) -> list[dict[str, Any]]:
-        """Return the book as `sbd` rows: bids best first, then asks best first."""
+    def depth(self, c: Contract, t: float, levels: int = 10) -> list[dict[str, Any]]:
+        """Return the book as `sbd` price-ladder rows: one row a price, highest first, `focus` at the last."""
         book = self.book_of(c.symbol, levels)
-        rows: list[dict[str, Any]] = []
-        for side, levels_ in (("bid", book.bids()), ("ask", book.asks())):
-            for price, qty in levels_:
-                rows.append({"row": len(rows), "side": side, "price": fmt_price(price), "size": fmt_num(qty)})
-        return rows
+        last = self.model.instrument(c.symbol).round_price(self.model.mid(c.symbol, t))
+        ladder = [(p, "ask", q) for p, q in book.asks()] + [(p, "bid", q) for p, q in book.bids()]
+        ladder.sort(key=lambda level: level[0], reverse=True)
+        return [
+            {"row": i, "focus": 1 if Decimal(str(price)) == last else 0, "price": fmt_price(price), side: fmt_num(qty)}
+            for i, (price, side, qty) in enumerate(ladder)
+        ]
 
     # --- hours and bars (hours.py) -----------------------------------------------------------
 

@@ -3,17 +3,23 @@
 Wire rules (docs/simulation.md has the engine's; ../shared/reference/ibkr.md the venue's):
 
 - `POST /iserver/account/{acct}/orders` `{"orders": [...]}`. Types LMT, MKT, STP (stop price in
-  `price`), STOP_LIMIT (limit in `price`, stop in `auxPrice`), TRAIL and TRAILLMT (trailing amount in
-  `auxPrice`, or `trailingAmt` with `trailingType` "amt" or "%"; TRAILLMT's limit sits
+  `price`), STOP_LIMIT (limit in `price`, stop in `auxPrice`), TRAIL and TRAILLMT (`trailingAmt`
+  with `trailingType` "amt" or "%", both required as IBKR documents them: "You must specify both
+  trailingType and trailingAmt for TRAIL and TRAILLMT order"; TRAILLMT's limit sits
   `lmtPriceOffset` — or `price`, read as that offset — beyond the stop, 0 by default). tif DAY
   (ends at the 16:00 New York close), GTC, IOC. Every field is checked; a refusal is HTTP 200
   `{"error": "..."}`.
 - Trailing stops are simulated simply: the stop is set from the mid when the order starts working
   and ratchets only when a request reaches the simulator (between requests it is a fixed stop).
 - `cOID` must be unique for 24 hours ("Local order ID=… is already registered.").
+- Prices must sit on the contract's increment rules (`market.increment_rules`, published in
+  `/iserver/contract/{conid}/info-and-rules`): stocks 0.0001 below $1 and 0.01 from $1, options
+  0.01 below $3 and 0.05 from $3. Orders on a listing the account has no trading permission for
+  (the non-US listings search also returns) are refused.
 - Several orders in one request must be a bracket (children carry `parentId` = the parent's cOID,
-  the opposite side and the same conid) or an OCA group (`isSingleGroup: true`). A child may also
-  name the cOID of an earlier order (one-triggers-other). Children wait as PreSubmitted until the
+  the opposite side and the same conid) or an OCA group (`isSingleGroup: true`). IBKR documents
+  `parentId` only within one `orders` array, so a `parentId` naming the cOID of an earlier
+  request's order is refused: one-triggers-other goes in one request. Children wait as PreSubmitted until the
   parent fills, then work from that instant; the children of one parent cancel each other when
   one fills (any fill); if the parent ends cancelled or rejected with nothing filled, they are
   cancelled; if it ends partly filled, they work for the filled quantity. An OCA group cancels
@@ -39,7 +45,7 @@ from cerbero_mcp.simulators.engine import Exchange, Order, OrderRejected, OrderS
 from cerbero_mcp.simulators.engine.accounts import SHORT_OPTION_RATE, opening_qty
 from cerbero_mcp.simulators.engine.validation import check_price, check_qty
 from cerbero_mcp.simulators.ibkr.hours import MarketError, is_rth
-from cerbero_mcp.simulators.ibkr.market import Contract, IbkrMarket, fmt_num, fmt_price
+from cerbero_mcp.simulators.ibkr.market import Contract, IbkrMarket, fmt_num, fmt_price, increment_at
 
 ORDER_TYPES = ("LMT", "MKT", "STP", "STOP_LIMIT", "TRAIL", "TRAILLMT")
 TIFS = {"DAY": TimeInForce.DAY, "GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC}
@@ -211,10 +217,14 @@ def parse_order(raw: Any, market: IbkrMarket, account_id: str) -> OrderSpec:
         for name, value in (("price", price), ("auxPrice", aux)):
             if value is not None and otype not in ("TRAIL", "TRAILLMT"):
                 check_price(inst, value, name)
+                _check_increment(contract, value, name)
         if trail is not None and not pct:
             check_price(inst, trail, "trailing amount")
+            _check_increment(contract, trail, "trailing amount", at=Decimal(0))
     except OrderRejected as exc:
         raise Rejection(reject_text(exc)) from None
+    if not contract.tradable:
+        raise Rejection(f"No trading permission for {contract.exchange}: the account trades US listings only")
     coid, parent = raw.get("cOID"), raw.get("parentId")
     for name, v in (("cOID", coid), ("parentId", parent)):
         if v is not None and (not isinstance(v, str | int) or isinstance(v, bool) or not str(v).strip()):
@@ -225,6 +235,13 @@ def parse_order(raw: Any, market: IbkrMarket, account_id: str) -> OrderSpec:
         str(parent) if parent is not None else None, raw.get("isSingleGroup") is True,
         raw.get("outsideRTH") is True, trail, pct, offset,
     )  # fmt: skip
+
+
+def _check_increment(contract: Contract, value: Decimal, name: str, *, at: Decimal | None = None) -> None:
+    """Refuse a price off the contract's increment at that price (IBKR's incrementRules)."""
+    step = increment_at(contract, value if at is None else at)
+    if value % step != 0:
+        raise Rejection(f"The price does not conform to the order price increment ({fmt_num(step)}): {name} {value}")
 
 
 def _terms(
@@ -242,11 +259,14 @@ def _terms(
         raise Rejection("a MKT order takes no price")
     if otype not in ("TRAIL", "TRAILLMT"):
         return None, False, Decimal(0)
-    amount, kind = _number(raw, "trailingAmt"), str(raw.get("trailingType", "amt")).lower()
-    if amount is None:
-        amount, kind = aux, "amt"
-    if amount is None or amount <= 0:
-        raise Rejection(f"a {otype} order needs a positive trailing amount in auxPrice (or trailingAmt)")
+    amount, kind = _number(raw, "trailingAmt"), raw.get("trailingType")
+    if amount is None or kind is None:
+        raise Rejection(f"a {otype} order needs both trailingAmt and trailingType (amt or %)")
+    kind = str(kind).lower()
+    if amount <= 0:
+        raise Rejection(f"a {otype} order needs a positive trailingAmt")
+    if aux is not None:
+        raise Rejection(f"a {otype} order takes its trailing amount in trailingAmt, not auxPrice")
     if kind not in ("amt", "%"):
         raise Rejection("trailingType must be amt or %")
     if kind == "%" and amount >= 100:

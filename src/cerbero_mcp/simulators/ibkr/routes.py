@@ -23,11 +23,12 @@ Api = Callable[..., Callable[..., Any]]
 
 @dataclass
 class Brokerage:
-    """The brokerage (iserver) session: open or not, accounts primed, conids already preflighted."""
+    """The brokerage (iserver) session: open or not, accounts primed, conids preflighted, orders list started."""
 
     authenticated: bool = False
     accounts_primed: bool = False
     preflighted: set[int] = field(default_factory=set)
+    orders_started: bool = False  # the live-orders list answers empty until its first (pre-flight) request
 
 
 class IbkrVenue(Protocol):
@@ -129,6 +130,9 @@ def api_routes(venue: IbkrVenue, api: Api) -> list[BaseRoute]:
             if c.conid in venue.brokerage.preflighted:
                 q = m.quote(c, call.now)
                 row.update({f: q[f] for f in fields if f in q})
+                # IBKR adds its server id (6119) and the market data availability (6509: R real time,
+                # p a snapshot, B a book) to every answered row, requested or not.
+                row.update({"6119": row["server_id"], "6509": "RpB"})
             else:
                 venue.brokerage.preflighted.add(c.conid)
             out.append(row)
@@ -167,6 +171,18 @@ def api_routes(venue: IbkrVenue, api: Api) -> list[BaseRoute]:
         if not 1 <= days <= MAX_TRADE_DAYS:
             raise ApiError(f"days must be between 1 and {MAX_TRADE_DAYS}")
         return v.trades(days, call.now)
+
+    def live_orders(call: Call) -> Any:
+        # IBKR: "this endpoint requires a pre-flight request"; the first request of a brokerage session
+        # (and one with force=true, which clears what was gathered) starts gathering and answers empty.
+        if not venue.brokerage.orders_started or call.query.get("force", "").lower() == "true":
+            venue.brokerage.orders_started = True
+            return {"orders": [], "snapshot": False}
+        return v.orders(call.query.get("filters", ""), call.now)
+
+    def invalidate_positions(call: Call) -> Any:
+        acct(call)
+        return v.invalidate_positions()
 
     def order_status(call: Call) -> Any:
         return v.order_status(d.find(call.path["order_id"]))
@@ -217,10 +233,12 @@ def api_routes(venue: IbkrVenue, api: Api) -> list[BaseRoute]:
         ("/portfolio/subaccounts", get, portfolio_accounts, {}),
         ("/portfolio/{acct}/summary", get, lambda c: (acct(c), v.summary(c.now))[1], {"portfolio": True}),
         ("/portfolio/{acct}/ledger", get, lambda c: (acct(c), v.ledger(c.now))[1], {"portfolio": True}),
+        ("/portfolio/{acct}/positions/invalidate", post, invalidate_positions, {"portfolio": True}),
         ("/portfolio/{acct}/positions/{page}", get, positions, {"portfolio": True}),
+        ("/portfolio2/{acct}/positions", get, lambda c: (acct(c), v.positions_now())[1], {"portfolio": True}),
         ("/portfolio/{acct}/position/{conid}", get,
          lambda c: (acct(c), v.position(m.contract(c.path["conid"]).conid))[1], {"portfolio": True}),
-        ("/iserver/account/orders", get, lambda c: v.orders(c.query.get("filters", ""), c.now), {"bridge": True}),
+        ("/iserver/account/orders", get, live_orders, {"bridge": True}),
         ("/iserver/account/trades", get, trades, {"bridge": True}),
         ("/iserver/account/order/status/{order_id}", get, order_status, {"bridge": True}),
         ("/iserver/account/{acct}/orders", post, place, {"bridge": True}),
@@ -249,7 +267,7 @@ def api_routes(venue: IbkrVenue, api: Api) -> list[BaseRoute]:
         if path.startswith("/iserver/") and path not in ("/iserver/auth/status", "/iserver/auth/ssodh/init",
                                                           "/iserver/reauthenticate"):  # fmt: skip
             rules["bridge"] = True
-        routes.append(Route(P + path, api(handler, **rules), methods=methods))
+        routes.append(Route(P + path, api(handler, template=path, **rules), methods=methods))
     routes.append(Route(P + "/{rest:path}", api(not_found), methods=["GET", "POST", "PUT", "DELETE"]))
     return routes
 

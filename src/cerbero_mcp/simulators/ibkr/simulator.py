@@ -15,6 +15,14 @@ Everything IBKR serves lives under `/v1/api` (the gateway's IBKR_URL_* point the
 - Market data, contracts and schedules: `market.py`; orders: `orders.py`; the account's
   views: `views.py`. A snapshot's first call for a conid in a brokerage session answers only
   `conid`, `conidEx`, `_updated` and `server_id` (preflight); later calls carry the fields as strings.
+  The live-orders list (`GET /iserver/account/orders`) also needs a pre-flight: its first request of a
+  brokerage session, and any with `force=true`, answers `{"orders": [], "snapshot": false}`.
+  Positions are cached until invalidated (`views.py`); `/portfolio2/{acct}/positions` is not.
+- Pacing (`pacing.py`): IBKR's documented global and per-endpoint limits; a request over one is
+  answered 429 and its address is shut out (429 to everything) for 10 minutes. `build_app(rate_limit=
+  False)` (or `app.state.venue.rate_limit = False`) turns it off.
+- Cancelling a bracket's parent cancels its waiting children with it (`desk.py`); cancelling an order that
+  is no longer working is refused.
 
 Control routes, outside `/v1/api`, unauthenticated, served under `/__ibkr__/` (what works through the
 harness: its `SimControl` wrapper answers every other `/__sim__/*` path itself, with a 404) and under
@@ -50,6 +58,7 @@ from cerbero_mcp.simulators.ibkr.market import STOCKS, IbkrMarket
 from cerbero_mcp.simulators.ibkr.matching import IbkrEngine
 from cerbero_mcp.simulators.ibkr.oauth import ACCOUNT_IDS, OAuthError, OAuthServer, generate_credentials
 from cerbero_mcp.simulators.ibkr.orders import Rejection
+from cerbero_mcp.simulators.ibkr.pacing import Enforcer
 from cerbero_mcp.simulators.ibkr.routes import ApiError, Brokerage, Call, api_routes
 from cerbero_mcp.simulators.ibkr.views import AccountViews, ms
 from cerbero_mcp.simulators.ibkr.ws import HEARTBEAT_S, SMD_INTERVAL_S, SocketHub
@@ -65,9 +74,13 @@ CREDENTIAL_SETTINGS = ("consumer_key", "access_token", "access_token_secret", "s
 class IbkrVenue:
     """One simulator instance: OAuth, brokerage session, market, account, orders and sockets."""
 
-    def __init__(self, config: SimulatorConfig, *, heartbeat_s: float, smd_interval_s: float) -> None:
+    def __init__(
+        self, config: SimulatorConfig, *, heartbeat_s: float, smd_interval_s: float, rate_limit: bool = True
+    ) -> None:
         """Build from the generated credentials, as of the config's clock."""
         self.config = config
+        self.rate_limit = rate_limit  # IBKR's pacing and penalty box (pacing.py); tests of other things turn it off
+        self.pacing = Enforcer()
         self.clock = PinnedClock(config.clock)
         self.testnet = config.env == "testnet"
         self.account_id = config.credentials.get("account_id") or ACCOUNT_IDS[config.env]
@@ -152,7 +165,7 @@ class IbkrVenue:
         """Return (ms, fields per conid, depth rows per conid) now."""
         with self.at() as now:
             q = {c: self.market.quote(self.market.contracts[c], now) for c in quotes}
-            d = {c: self.market.depth(self.market.contracts[c]) for c in depths}
+            d = {c: self.market.depth(self.market.contracts[c], now) for c in depths}
             return ms(now), q, d
 
     # --- session endpoints ------------------------------------------------------------------------
@@ -216,13 +229,22 @@ def _signed_url(request: Request) -> str:
 
 
 def build_app(
-    config: SimulatorConfig, *, heartbeat_s: float = HEARTBEAT_S, smd_interval_s: float = SMD_INTERVAL_S
+    config: SimulatorConfig,
+    *,
+    heartbeat_s: float = HEARTBEAT_S,
+    smd_interval_s: float = SMD_INTERVAL_S,
+    rate_limit: bool = True,
 ) -> Starlette:
     """Return the IBKR Client Portal simulator for one instance (`app.state.venue` is its `IbkrVenue`)."""
-    venue = IbkrVenue(config, heartbeat_s=heartbeat_s, smd_interval_s=smd_interval_s)
+    venue = IbkrVenue(config, heartbeat_s=heartbeat_s, smd_interval_s=smd_interval_s, rate_limit=rate_limit)
 
     def api(
-        handler: Callable[[Call], Any], *, bridge: bool = False, accounts: bool = False, portfolio: bool = False
+        handler: Callable[[Call], Any],
+        *,
+        template: str = "",
+        bridge: bool = False,
+        accounts: bool = False,
+        portfolio: bool = False,
     ) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             raw = await request.body()
@@ -233,6 +255,11 @@ def build_app(
                 except ValueError:
                     return _json({"error": "the body is not valid JSON"}, 400)
             with venue.at() as now:
+                if venue.rate_limit:
+                    client = request.client.host if request.client is not None else "unknown"
+                    refused = venue.pacing.admit(client, request.method, template, now)
+                    if refused is not None:
+                        return _json({"error": refused}, 429)
                 try:
                     session = venue.oauth.verify(request.method, _signed_url(request), dict(request.query_params),
                                                  request.headers.get("authorization", ""), now)  # fmt: skip

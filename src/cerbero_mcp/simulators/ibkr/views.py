@@ -18,6 +18,12 @@ choices are stated here:
   the cOID, `parentId` = the parent's orderId (int) on children, `timeInForce`. Orders open or
   updated in the last 24 hours are listed.
 - Trades: one row per execution, the real fields plus `order_id`.
+- Positions (`GET /portfolio/{acct}/positions/{page}`) are cached, as IBKR caches them: the rows are
+  taken on the first request and served unchanged, fills or not, until `POST
+  /portfolio/{acct}/positions/invalidate` takes them again (its answer `{"message": "success"}`).
+  Pages hold POSITIONS_PAGE rows (each row says `pageSize`, as IBKR's recorded answers do: 100; an
+  older IBKR reference said 30); a client pages until an empty page. `GET /portfolio2/{acct}/positions` is IBKR's
+  uncached list (near real time, no paging) with that endpoint's field names.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ DAY = 86_400
 POSITIONS_PAGE = 100
 ORIG_TYPE = {"LMT": "LIMIT", "MKT": "MARKET", "STP": "STOP", "STOP_LIMIT": "STOP_LIMIT", "TRAIL": "TRAIL",
              "TRAILLMT": "TRAILLMT"}  # fmt: skip
+_STATUS_TEXT = {"Submitted": "Order Submitted", "PreSubmitted": "Order Submitted", "Filled": "Order Filled",
+                "Cancelled": "Order Cancelled", "Inactive": "Order Inactive"}  # fmt: skip
 HUMAN_TYPE = {"LMT": "Limit", "MKT": "Market", "STP": "Stop", "STOP_LIMIT": "Stop Limit", "TRAIL": "Trail",
               "TRAILLMT": "Trail Limit"}  # fmt: skip
 
@@ -42,6 +50,12 @@ HUMAN_TYPE = {"LMT": "Limit", "MKT": "Market", "STP": "Stop", "STOP_LIMIT": "Sto
 def ms(t: float) -> int:
     """Return epoch milliseconds."""
     return round(t * 1000)
+
+
+def _with_contract(desc: str, ticker: str) -> str:
+    """Return "Buy 1 Limit 457.00, GTC" as "Buy 1 SPY Limit 457.00, GTC"."""
+    parts = desc.split(" ", 2)
+    return f"{parts[0]} {parts[1]} {ticker} {parts[2]}" if len(parts) == 3 else f"{desc} {ticker}"
 
 
 def _f(x: Decimal) -> float:
@@ -58,6 +72,8 @@ class AccountViews:
         self.engine = desk.engine
         self.account_id = account_id
         self.testnet = testnet
+        self.page_size = POSITIONS_PAGE
+        self._cached_positions: list[dict[str, Any]] | None = None
 
     # --- accounts ---------------------------------------------------------------------------------
 
@@ -66,8 +82,14 @@ class AccountViews:
         a = self.account_id
         return {
             "accounts": [a], "acctProps": {a: {"hasChildAccounts": False, "supportsCashQty": True,
-                                               "supportsFractions": False, "allowCustomerTime": False}},
-            "aliases": {a: a}, "allowFeatures": {"showGFIS": True, "allowCrypto": False, "allowFA": False},
+                                               "supportsFractions": False, "allowCustomerTime": False,
+                                               "noFXConv": False, "isProp": False}},
+            "aliases": {a: a}, "allowFeatures": {
+                "showGFIS": True, "showEUCostReport": False, "allowEventContract": False, "allowFXConv": False,
+                "allowFinancialLens": False, "allowMTA": False, "allowTypeAhead": True, "allowEventTrading": False,
+                "snapshotRefreshTimeout": 30, "liteUser": False, "showWebNews": False, "research": False,
+                "debugPnl": False, "showTaxOpt": False, "showImpactDashboard": False, "allowDynAccount": False,
+                "allowCrypto": False, "allowFA": False, "allowedAssetTypes": "STK,OPT"},
             "chartPeriods": {"STK": ["*"], "OPT": ["2h", "1d", "2d", "1w", "1m"]}, "groups": [], "profiles": [],
             "selectedAccount": a, "serverInfo": {"serverName": "CerberoSim", "serverVersion": "sim"},
             "sessionId": session_id, "isFT": False, "isPaper": self.testnet,
@@ -77,7 +99,8 @@ class AccountViews:
         """Serve GET /portfolio/accounts."""
         a = self.account_id
         return [{
-            "id": a, "accountId": a, "accountVan": a, "accountTitle": "Cerbero Simulated Account", "displayName": a,
+            "id": a, "PrepaidCrypto-Z": False, "PrepaidCrypto-P": False, "brokerageAccess": True,
+            "accountId": a, "accountVan": a, "accountTitle": "Cerbero Simulated Account", "displayName": a,
             "accountAlias": None, "accountStatus": 1_600_000_000_000, "currency": "USD",
             "type": "DEMO" if self.testnet else "INDIVIDUAL", "tradingType": "STKNOPT", "businessType": "IB_PROSERVE",
             "ibEntity": "IBLLC-US", "faclient": False, "clearingStatus": "O", "covestor": False,
@@ -127,6 +150,9 @@ class AccountViews:
         for key, value in self._figures().items():
             out[key] = {"amount": _f(value), "currency": "USD", "isNull": False, "timestamp": ms(now),
                         "value": None, "severity": 0}  # fmt: skip
+        # A US account holds no Indian stocks; IBKR still lists the figure (spelled with isNone).
+        out["indianstockhaircut"] = {"amount": 0.0, "currency": "USD", "isNone": False, "timestamp": ms(now),
+                                     "value": None, "severity": 0}  # fmt: skip
         return out
 
     def ledger(self, now: float) -> dict[str, Any]:
@@ -147,11 +173,36 @@ class AccountViews:
         }  # fmt: skip
         return {"USD": {**row, "secondkey": "USD"}, "BASE": {**row, "secondkey": "BASE", "currency": "BASE"}}
 
-    def positions(self, page: int) -> list[dict[str, Any]]:
-        """Serve GET /portfolio/{acct}/positions/{page} (100 a page)."""
+    def _position_rows(self) -> list[dict[str, Any]]:
         rows = [self._position(p) for p in self.engine.positions(self.account_id)]
         rows.sort(key=lambda r: (r["contractDesc"], r["conid"]))
-        return rows[page * POSITIONS_PAGE : (page + 1) * POSITIONS_PAGE]
+        return rows
+
+    def positions(self, page: int) -> list[dict[str, Any]]:
+        """Serve GET /portfolio/{acct}/positions/{page}: the cached rows, `page_size` a page."""
+        if self._cached_positions is None:
+            self._cached_positions = self._position_rows()
+        size = self.page_size
+        return self._cached_positions[page * size : (page + 1) * size]
+
+    def invalidate_positions(self) -> dict[str, Any]:
+        """Serve POST /portfolio/{acct}/positions/invalidate: take the rows again now."""
+        self._cached_positions = self._position_rows()
+        return {"message": "success"}
+
+    def positions_now(self) -> list[dict[str, Any]]:
+        """Serve GET /portfolio2/{acct}/positions: every position now, uncached, in that endpoint's names."""
+        out = []
+        for row in self._position_rows():
+            out.append({
+                "position": row["position"], "conid": str(row["conid"]), "avgCost": row["avgCost"],
+                "avgPrice": row["avgPrice"], "currency": row["currency"], "description": row["contractDesc"],
+                "isLastToLoq": False, "marketPrice": row["mktPrice"], "marketValue": row["mktValue"],
+                "realizedPnl": row["realizedPnl"], "secType": row["assetClass"], "timestamp": 0,
+                "unrealizedPnl": row["unrealizedPnl"], "assetClass": row["assetClass"], "sector": "", "group": "",
+                "model": "",
+            })  # fmt: skip
+        return out
 
     def position(self, conid: int) -> list[dict[str, Any]]:
         """Serve GET /portfolio/{acct}/position/{conid}."""
@@ -168,7 +219,14 @@ class AccountViews:
             "unrealizedPnl": _f(p.unrealized_pnl), "assetClass": c.sec_type, "ticker": c.ticker, "name": c.company,
             "listingExchange": c.exchange, "multiplier": float(mult) if c.sec_type == "OPT" else 0.0,
             "undConid": c.underlying_conid or 0, "model": "", "time": 0, "exchs": None, "expiry": None,
-            "putOrCall": None, "strike": "0", "fullName": c.description,
+            "putOrCall": None, "strike": "0", "fullName": c.description, "pageSize": self.page_size,
+            "allExchanges": c.exchange, "chineseName": c.company, "conExchMap": [], "countryCode": "US",
+            "displayRule": {"displayRuleStep": [{"decimalDigits": 2, "lowerEdge": 0.0, "wholeDigits": 4}],
+                            "magnification": 0},
+            "exerciseStyle": "AMERICAN" if c.sec_type == "OPT" else None, "group": None,
+            "hasOptions": c.sec_type == "STK", "incrementRules": [{"increment": 0.01, "lowerEdge": 0.0}],
+            "isEventContract": False, "isUS": True, "lastTradingDay": None, "sector": None, "sectorGroup": None,
+            "type": "COMMON" if c.sec_type == "STK" else None,
         }  # fmt: skip
         if c.sec_type == "OPT":
             row.update(expiry=c.maturity, putOrCall=c.right, strike=fmt_num(c.strike))
@@ -203,7 +261,7 @@ class AccountViews:
             "filledQuantity": _f(filled), "totalSize": _f(total), "companyName": c.company, "status": st,
             "order_ccp_status": st, "origOrderType": ORIG_TYPE[s.order_type], "orderType": HUMAN_TYPE[s.order_type],
             "side": s.side, "timeInForce": s.tif, "outsideRTH": s.outside_rth, "bgColor": "#FFFFFF",
-            "fgColor": "#000000", "lastExecutionTime_r": ms(when),
+            "fgColor": "#000000", "lastExecutionTime_r": ms(when), "supportsTaxOpt": "1",
             "lastExecutionTime": datetime.fromtimestamp(when, UTC).strftime("%y%m%d%H%M%S"),
         }  # fmt: skip
         price, aux, stop = self._prices(o)
@@ -261,7 +319,14 @@ class AccountViews:
             "order_status": o.status, "order_ccp_status": o.status, "tif": s.tif, "sec_type": s.contract.sec_type,
             "order_description": row["orderDesc"], "size_and_fills": row["sizeAndFills"],
             "order_not_editable": not o.is_open, "cannot_cancel_order": not o.is_open,
-            "order_time": row["lastExecutionTime"], "order_ref": s.coid,
+            "order_time": row["lastExecutionTime"], "order_ref": s.coid, "sub_type": None, "request_id": "0",
+            "server_id": "0", "option_acct": "c", "order_status_description": _STATUS_TEXT.get(o.status, o.status),
+            "order_description_with_contract": _with_contract(row["orderDesc"], s.contract.ticker),
+            "order_clearing_account": self.account_id, "outside_rth": s.outside_rth, "use_price_mgmt_algo": False,
+            "alert_active": 1, "allowed_duplicate_opposite": True, "available_chart_periods": "#R|1",
+            "bg_color": "#FFFFFF", "fg_color": "#000000", "child_order_type": "0", "deactivate_order": False,
+            "editable_fields": "", "exit_strategy_chart_description": row["orderDesc"],
+            "exit_strategy_display_price": row.get("price", ""), "exit_strategy_tool_availability": "1",
         }  # fmt: skip
         for src, dst in (("price", "limit_price"), ("auxPrice", "stop_price"), ("avgPrice", "average_price")):
             if src in row:
@@ -295,5 +360,6 @@ class AccountViews:
                 "accountCode": self.account_id, "company_name": c.company, "contract_description_1": c.description,
                 "sec_type": c.sec_type, "listing_exchange": c.exchange, "conid": c.conid, "conidEx": str(c.conid),
                 "clearing_id": "IB", "clearing_name": "IB", "liquidation_trade": "0", "is_event_trading": "0",
+                "account_allocation_name": self.account_id,
             })  # fmt: skip
         return out

@@ -10,10 +10,13 @@
   fields, later pushes every SMD_INTERVAL_S carry only the fields that changed (nothing is sent when
   nothing changed): `{"topic": "smd+<conid>", "conid", "conidEx", "server_id", "_updated", "<field>":
   "<string>", …}`. `umd+<conid>+{}` unsubscribes. At most MAX_SMD lines per socket.
-- `sbd+<acct>+<conid>[+<exchange>]` subscribes to depth (shape chosen by the simulator, IBKR's is
-  unconfirmed): `{"topic": "sbd+<acct>+<conid>", "conid", "_updated", "data": [{"row", "side":
-  "bid"|"ask", "price": "<string>", "size": "<string>"}, …]}`, bids best first then asks best first,
-  ten levels a side, the whole ladder again whenever it changed. `ubd+<acct>` unsubscribes.
+- `sbd+<acct>+<conid>[+<exchange>]` subscribes to the BookTrader price ladder (without an exchange,
+  all deep exchanges): `{"topic": "sbd+<acct>+<conid>[+<exchange>]", "data": [{"row": 0, "focus":
+  0, "price": "<string>", "ask": "<size>"}, …, {"row": n, "focus": 0, "price": "…", "bid": "<size>"}]}`
+  — one row a price, highest first (asks above bids), `focus` 1 on the row at the last price, as
+  ibind's PriceLadder and two independent clients read it (rows keyed by `price` with an `ask` or
+  a `bid` size). Ten levels a side, the whole ladder again whenever it changed. `ubd+<acct>`
+  unsubscribes.
 - `tic` → `{"topic": "tic", "alive": true, "id": <session>, "lastAccessed": ms}`; `ech+hb` →
   `{"topic": "ech+hb", "alive": true}`. The server sends `{"topic": "system", "hb": ms}` every
   HEARTBEAT_S. Subscriptions before `sts` authenticated are answered with an `error` message.
@@ -208,7 +211,7 @@ class SocketHub:
             if conid is None:
                 await self._send(conn, {"topic": f"sbd+{acct}+{rest}", "error": "Invalid conid"})
             else:
-                conn.sbd[conid] = (acct, None)
+                conn.sbd[conid] = (text, None)
 
     async def _push(self, conn: Conn) -> None:
         while True:
@@ -226,13 +229,13 @@ class SocketHub:
                 if changed:
                     await self._send(conn, {"topic": f"smd+{conid}", "conid": conid, "conidEx": str(conid),
                                             "server_id": "q0", "_updated": now_ms, **changed})  # fmt: skip
-            for conid, (acct, last_rows) in list(conn.sbd.items()):
+            for conid, (topic, last_rows) in list(conn.sbd.items()):
                 rows = depths.get(conid)
                 if rows is None or rows == last_rows or conid not in conn.sbd:
                     continue
-                conn.sbd[conid] = (acct, rows)
-                await self._send(conn, {"topic": f"sbd+{acct}+{conid}", "conid": conid, "_updated": now_ms,
-                                        "data": rows})  # fmt: skip
+                conn.sbd[conid] = (topic, rows)
+                # The topic echoes the subscription (with its exchange when one was named).
+                await self._send(conn, {"topic": topic, "data": rows})
 
 
 def _fields(args: str) -> list[str]:

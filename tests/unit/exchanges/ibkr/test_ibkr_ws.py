@@ -361,7 +361,7 @@ async def test_no_heartbeat_before_the_interval(fake: FakeIbkrWs, make_stream: C
 async def test_dropped_socket_reconnects_resubscribes_and_serves_a_tick_asked_during_the_outage(
     fake: FakeIbkrWs, make_stream: Callable[..., IbkrStream]
 ) -> None:
-    fake.books[AAPL] = [{"price": "190.05", "size": "300", "side": "bid"}]
+    fake.books[AAPL] = [{"row": 0, "focus": 0, "price": "190.05", "bid": "300"}]
     stream = make_stream()
     await stream.tick(AAPL)
     await stream.tick(MSFT)
@@ -381,7 +381,7 @@ async def test_dropped_socket_reconnects_resubscribes_and_serves_a_tick_asked_du
     assert cached.bid == Decimal("190.05"), "the cached snapshot survives the outage"
     second = max(fake.live)
     await eventually(lambda: {t.split("+")[1] for t in fake.texts("smd+", second)} == {str(AAPL), str(MSFT), str(SPY)})
-    assert fake.texts("sbd+", second) == [f"sbd+U123+{AAPL}+SMART"]
+    assert fake.texts("sbd+", second) == [f"sbd+U123+{AAPL}"]  # no exchange: all deep exchanges
     await fake.push(AAPL, {"86": "190.30"})
     await eventually(lambda: stream._ticks[AAPL].tick.ask == Decimal("190.30"))
     assert (await stream.tick(AAPL)).bid == Decimal("190.05")
@@ -436,18 +436,19 @@ async def test_session_is_sent_when_the_venue_asks_for_it(
 
 
 async def test_depth_returns_the_latest_full_book(fake: FakeIbkrWs, make_stream: Callable[..., IbkrStream]) -> None:
-    fake.books[AAPL] = [
-        {"price": "190.05", "size": "300", "side": "bid"},
-        {"price": "190.15", "size": "1,200", "side": "ask"},
+    fake.books[AAPL] = [  # a BookTrader ladder: one row a price, highest first
+        {"row": 0, "focus": 0, "price": "190.15", "ask": "1,200"},
+        {"row": 1, "focus": 1, "price": "190.10"},
+        {"row": 2, "focus": 0, "price": "190.05", "bid": "300"},
     ]
     stream = make_stream()
 
     rows = await stream.depth("U123", AAPL)
 
-    assert fake.texts("sbd+") == [f"sbd+U123+{AAPL}+SMART"]
+    assert fake.texts("sbd+") == [f"sbd+U123+{AAPL}"]  # no exchange unless asked
     assert rows == [
-        {"price": Decimal("190.05"), "size": Decimal("300"), "side": "bid"},
         {"price": Decimal("190.15"), "size": Decimal("1200"), "side": "ask"},
+        {"price": Decimal("190.05"), "size": Decimal("300"), "side": "bid"},
     ]
     await stream.unsubscribe_depth("U123", AAPL)
     await eventually(lambda: fake.texts("ubd+") == ["ubd+U123"])
