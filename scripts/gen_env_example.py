@@ -41,7 +41,7 @@ def _entry(name: str) -> list[str]:
 
 
 def render() -> str:
-    """Return the text of .env.example: the platform sections, then one section per venue."""
+    """Return the text of .env.example: the platform sections, then one section per venue and per provider."""
     lines = [HEADER]
     seen_sections: set[str] = set()
     for name in PlatformSettings.model_fields:
@@ -53,6 +53,10 @@ def render() -> str:
     for venue in Settings.venue_declarations.values():
         lines.append(f"\n# --- {venue.title} ---")
         for name in venue.fields():
+            lines.extend(_entry(name))
+    for provider in Settings.provider_declarations.values():
+        lines.append(f"\n# --- {provider.title} ---")
+        for name in provider.fields():
             lines.extend(_entry(name))
     return "\n".join(lines) + "\n"
 

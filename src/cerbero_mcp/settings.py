@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, create_model, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from cerbero_mcp.exchanges import VENUES
-from cerbero_mcp.venue_settings import VenueSettings
+from cerbero_mcp.exchanges import PROVIDERS, VENUES
+from cerbero_mcp.venue_settings import ProviderSettings, VenueSettings
 
 Environment = Literal["testnet", "mainnet"]
 ENVIRONMENTS: tuple[Environment, ...] = ("testnet", "mainnet")
@@ -66,6 +66,8 @@ class PlatformSettings(BaseSettings):
     )
     # The declarations whose fields this class has, by venue name (set by compose_settings).
     venue_declarations: ClassVar[Mapping[str, VenueSettings]] = MappingProxyType({})
+    # The read-only data providers' declarations, by provider name (set by compose_settings).
+    provider_declarations: ClassVar[Mapping[str, ProviderSettings]] = MappingProxyType({})
 
     # --- server -----------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Interface to bind (0.0.0.0 in Docker).")
@@ -290,6 +292,22 @@ class PlatformSettings(BaseSettings):
             )
         return getattr(self, f"{venue}_{name}")
 
+    def provider_option(self, provider: str, name: str) -> Any:
+        """Return the setting `name` of data provider `provider` (declared in its config.py's PROVIDER_SETTINGS)."""
+        declaration = self.provider_declarations.get(provider)
+        if declaration is None:
+            declared = ", ".join(self.provider_declarations) or "none"
+            raise UnknownSettingError(
+                f"no settings are declared for provider {provider!r} (declared: {declared}); a provider declares"
+                f" them in cerbero_mcp/exchanges/<provider>/config.py and is listed in cerbero_mcp.exchanges.PROVIDERS"
+            )
+        if name not in declaration.setting_names:
+            raise UnknownSettingError(
+                f"provider {provider!r} declares no setting {name!r} (its settings:"
+                f" {', '.join(declaration.setting_names) or 'none'})"
+            )
+        return getattr(self, name)
+
     def token_environment(self) -> dict[str, Environment]:
         """Return the bearer-token → environment table (only tokens that are set)."""
         table: dict[str, Environment] = {}
@@ -335,9 +353,12 @@ def url_has_userinfo(url: str) -> bool:
     return "@" in re.split(r"[/?#]", authority, maxsplit=1)[0]
 
 
-def compose_settings(declarations: Iterable[VenueSettings]) -> type[PlatformSettings]:
-    """Return a Settings class: the platform fields plus the fields each venue declaration adds."""
+def compose_settings(
+    declarations: Iterable[VenueSettings], providers: Iterable[ProviderSettings] = ()
+) -> type[PlatformSettings]:
+    """Return a Settings class: the platform fields plus the fields each venue and provider declaration adds."""
     by_venue: dict[str, VenueSettings] = {}
+    by_provider: dict[str, ProviderSettings] = {}
     fields: dict[str, Any] = {}
     for declaration in declarations:
         if declaration.name in by_venue:
@@ -347,12 +368,23 @@ def compose_settings(declarations: Iterable[VenueSettings]) -> type[PlatformSett
             if name in fields or name in PlatformSettings.model_fields:
                 raise ValueError(f"{name.upper()} of venue {declaration.name!r} is already a setting")
             fields[name] = definition
+    for provider in providers:
+        if provider.name in by_provider or provider.name in by_venue:
+            raise ValueError(f"provider {provider.name!r} is declared twice")
+        by_provider[provider.name] = provider
+        for name, definition in provider.fields().items():
+            if name in fields or name in PlatformSettings.model_fields:
+                raise ValueError(f"{name.upper()} of provider {provider.name!r} is already a setting")
+            fields[name] = definition
     return create_model(
         "Settings",
         __base__=PlatformSettings,
         __module__=__name__,
         __doc__="Every setting of the server; field names are the lower-cased environment variables.",
-        __namespace__={"venue_declarations": MappingProxyType(by_venue)},
+        __namespace__={
+            "venue_declarations": MappingProxyType(by_venue),
+            "provider_declarations": MappingProxyType(by_provider),
+        },
         **fields,
     )
 
@@ -370,6 +402,21 @@ def installed_declarations(venues: Iterable[str] = VENUES) -> tuple[VenueSetting
     return tuple(found)
 
 
+def installed_provider_declarations(providers: Iterable[str] = PROVIDERS) -> tuple[ProviderSettings, ...]:
+    """Return `PROVIDER_SETTINGS` of `cerbero_mcp.exchanges.<provider>.config` for each data provider."""
+    found = []
+    for provider in providers:
+        module = importlib.import_module(f"cerbero_mcp.exchanges.{provider}.config")
+        declaration = getattr(module, "PROVIDER_SETTINGS", None)
+        if not isinstance(declaration, ProviderSettings) or declaration.name != provider:
+            raise TypeError(
+                f"cerbero_mcp.exchanges.{provider}.config must define"
+                f" PROVIDER_SETTINGS = ProviderSettings({provider!r}, ...)"
+            )
+        found.append(declaration)
+    return tuple(found)
+
+
 # mypy cannot follow fields made at run time, so it checks every use of Settings against
 # PlatformSettings: the platform fields are typed attributes, and venue settings are reached only
 # through the typed accessors (venue_url, venue_credentials, missing_credentials, max_leverage,
@@ -377,7 +424,7 @@ def installed_declarations(venues: Iterable[str] = VENUES) -> tuple[VenueSetting
 if TYPE_CHECKING:
     Settings = PlatformSettings
 else:
-    Settings = compose_settings(installed_declarations())
+    Settings = compose_settings(installed_declarations(), installed_provider_declarations())
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -120,6 +120,36 @@ class VenueSettings:
         return fields
 
 
+@dataclass(frozen=True)
+class ProviderSettings:
+    """A read-only data provider's settings: one value for both tokens (no testnet), each variable named in full.
+
+    A provider's sources have their own well-known variable names (`FRED_API_KEY`), so its settings are
+    not prefixed; `Settings.provider_option(provider, name)` reads them.
+    """
+
+    name: str
+    # Human name: the section title in .env.example.
+    title: str
+    settings: tuple[ExtraSetting, ...]
+
+    def __post_init__(self) -> None:
+        _check_name("provider", self.name)
+        names = [setting.name for setting in self.settings]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"provider {self.name!r} declares {', '.join(twice).upper()} more than once")
+
+    @property
+    def setting_names(self) -> tuple[str, ...]:
+        """Return the names of the provider's settings (as `provider_option` takes them)."""
+        return tuple(setting.name for setting in self.settings)
+
+    def fields(self) -> dict[str, tuple[Any, FieldInfo]]:
+        """Return the Settings fields of this provider in .env.example order: name → (type, FieldInfo)."""
+        return {setting.name: (setting.type, setting.field) for setting in self.settings}
+
+
 def _field(default: Any, description: str, **constraints: Any) -> FieldInfo:
     info: FieldInfo = Field(default, description=description, **constraints)
     return info

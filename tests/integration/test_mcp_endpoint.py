@@ -179,7 +179,7 @@ async def test_every_tool_is_in_openapi_and_mcp_with_equal_schemas(base_url: str
 
 
 async def test_every_installed_venue_tool_is_in_openapi_and_mcp_with_equal_schemas(settings: Settings) -> None:
-    from cerbero_mcp.exchanges import VENUES
+    from cerbero_mcp.exchanges import PROVIDERS, VENUES
     from cerbero_mcp.exchanges.registry import installed_toolsets
     from cerbero_mcp.server import build_app
 
@@ -190,7 +190,7 @@ async def test_every_installed_venue_tool_is_in_openapi_and_mcp_with_equal_schem
             names = {tool.name for tool in (await session.list_tools()).tools}
     expected = {spec.mcp_name for toolset in installed_toolsets() for spec in toolset.specs}
     assert names == expected
-    assert {name.split("_", 1)[0] for name in names} == set(VENUES)
+    assert {name.split("_", 1)[0] for name in names} == set(VENUES) | set(PROVIDERS)
     assert len(names) == len({spec.path for toolset in installed_toolsets() for spec in toolset.specs})
 
 

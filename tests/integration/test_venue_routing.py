@@ -13,6 +13,7 @@ FIRST = ("place_order",)  # amend/cancel examples name the first order id a venu
 # environment_info makes no call; tools that read IBKR's WebSocket are not seen by the (HTTP) recorder
 NO_UPSTREAM = {
     "deribit": {"environment_info"},
+    "bybit": {"environment_info"},
     "ibkr": {
         "environment_info",
         "get_tick",
@@ -25,7 +26,8 @@ NO_UPSTREAM = {
 }
 
 
-@pytest.mark.parametrize("toolset", installed_toolsets(), ids=lambda t: t.venue)
+# A data provider has one client and one source for both tokens (tests/integration/macro/ covers it).
+@pytest.mark.parametrize("toolset", [t for t in installed_toolsets() if t.kind == "venue"], ids=lambda t: t.venue)
 @pytest.mark.parametrize(("token", "env", "other"), [(TESTNET, "testnet", "mainnet"), (MAINNET, "mainnet", "testnet")])
 async def test_every_tool_reaches_only_the_token_environment(
     http: httpx.AsyncClient, sim_stack: SimStack, toolset: object, token: str, env: str, other: str

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cerbero_mcp.exchanges import VENUES
+from cerbero_mcp.exchanges import PROVIDERS, VENUES
 
 # place_order first: the amend/cancel examples name the first order id the demo venue gives out
 FIRST = ("place_order", "amend_order", "cancel_order")
@@ -89,7 +89,7 @@ def test_demo_prints_tokens_banner_and_url_and_is_healthy(demo: Demo) -> None:
     assert all(len(token) >= 32 for token in demo.tokens.values())
 
 
-@pytest.mark.parametrize("venue", VENUES)
+@pytest.mark.parametrize("venue", [*VENUES, *PROVIDERS])
 def test_every_tool_answers_2xx_with_its_documented_example(demo: Demo, venue: str) -> None:
     openapi = httpx.get(f"{demo.url}/openapi.json", timeout=10).json()
     operations: list[tuple[str, str, dict[str, Any]]] = []

@@ -54,6 +54,22 @@ CONTRACTS: dict[str, VenueContract] = {
         order_paths=("/private/buy", "/private/sell"),
         order_fault_prefix="/api/v2/private/buy",
     ),
+    # BTCPERP, Bybit's USDC perpetual: its spelling says linear, so the vocabulary's requests need no
+    # category (BTCUSDT is both a spot pair and a perpetual and would). Sized in BTC, tick 0.10.
+    "bybit": VenueContract(
+        venue="bybit",
+        instrument="BTCPERP",
+        currency="USDC",
+        tick=Decimal("0.1"),
+        lot=Decimal("0.001"),
+        small_quantity=Decimal("0.01"),
+        unaffordable_quantity=Decimal("400"),
+        unknown_instrument="BTCNOPE",
+        leverage_setting="BYBIT_MAX_LEVERAGE",
+        leveraged_quantity=Decimal("20"),
+        order_paths=("/v5/order/create", "/v5/order/create-batch"),
+        order_fault_prefix="/v5/order/create",
+    ),
     "ibkr": VenueContract(
         venue="ibkr",
         instrument="AAPL",

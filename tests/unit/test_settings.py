@@ -62,7 +62,7 @@ def test_venue_extras_and_leverage_cap_are_read_from_the_environment() -> None:
 
 
 def test_retired_venue_variables_are_not_settings() -> None:
-    for prefix in ("bybit_", "hyperliquid_", "alpaca_"):
+    for prefix in ("hyperliquid_", "alpaca_"):
         assert not [name for name in Settings.model_fields if name.startswith(prefix)]
 
 

@@ -12,13 +12,14 @@ from typing import Literal
 import pytest
 from pydantic import Field, ValidationError
 
-from cerbero_mcp.exchanges import VENUES
+from cerbero_mcp.exchanges import PROVIDERS, VENUES
 from cerbero_mcp.settings import (
     PlatformSettings,
     Settings,
     UnknownSettingError,
     compose_settings,
     installed_declarations,
+    installed_provider_declarations,
 )
 from cerbero_mcp.venue_settings import Credential, ExtraSetting, VenueSettings, VenueUrl
 
@@ -65,7 +66,8 @@ def test_every_venue_declares_its_settings_in_its_folder(venue: str) -> None:
 
 def test_settings_are_the_platform_fields_plus_each_venues_fields() -> None:
     venue_fields = [name for declaration in installed_declarations() for name in declaration.fields()]
-    assert list(Settings.model_fields) == list(PlatformSettings.model_fields) + venue_fields
+    provider_fields = [name for declaration in installed_provider_declarations() for name in declaration.fields()]
+    assert list(Settings.model_fields) == list(PlatformSettings.model_fields) + venue_fields + provider_fields
     assert list(Settings.venue_declarations) == list(VENUES)
     assert issubclass(Settings, PlatformSettings)
 
@@ -193,5 +195,5 @@ def test_venue_settings_and_settings_import_no_venue_code() -> None:
     alone, with_settings = (json.loads(line) for line in result.stdout.splitlines())
     assert alone == ["cerbero_mcp", "cerbero_mcp.venue_settings"]
     allowed = {"cerbero_mcp", "cerbero_mcp.venue_settings", "cerbero_mcp.settings", "cerbero_mcp.exchanges"}
-    allowed |= {f"cerbero_mcp.exchanges.{venue}{tail}" for venue in VENUES for tail in ("", ".config")}
+    allowed |= {f"cerbero_mcp.exchanges.{venue}{tail}" for venue in (*VENUES, *PROVIDERS) for tail in ("", ".config")}
     assert set(with_settings) <= allowed

@@ -64,12 +64,15 @@ class SimulatorSpec:
     `build_app(config)` returns the ASGI app; `credentials(env)` generates the credentials an
     instance accepts; `settings_overrides(env, base_url, credentials)` returns the environment-
     variable style settings (URL and credentials) that point the gateway's `env` at that instance.
+    `envs` are the instances to start: a data provider (one client for both tokens, settings with no
+    environment) runs a single instance, which `SimStack.instance` returns for either environment.
     """
 
     venue: str
     build_app: Callable[[SimulatorConfig], ASGIApp]
     settings_overrides: Callable[[str, str, dict[str, str]], dict[str, str]]
     credentials: Callable[[str], dict[str, str]]
+    envs: tuple[Env, ...] = ENVS
 
 
 @dataclass(slots=True)
@@ -115,8 +118,14 @@ class SimStack:
         return list(self._instances.values())
 
     def instance(self, venue: str, env: str) -> SimInstance:
-        """Return the instance of `venue` for `env` (KeyError when not served)."""
-        return self._instances[(venue, env)]
+        """Return the instance of `venue` for `env` (a one-instance provider's for either; KeyError if not served)."""
+        found = self._instances.get((venue, env))
+        if found is None:
+            shared = [i for (v, _), i in self._instances.items() if v == venue and len(i.spec.envs) == 1]
+            if len(shared) != 1:
+                raise KeyError((venue, env))
+            found = shared[0]
+        return found
 
     def url(self, venue: str, env: str) -> str:
         """Return the base URL of an instance, e.g. http://127.0.0.1:54321."""
@@ -219,8 +228,12 @@ def start_simulators(
     clock = current() if clock is None else clock
     started: list[SimInstance] = []
     try:
+        wanted = tuple(envs)
         for spec in specs:
-            for env in envs:
+            chosen = [e for e in wanted if e in spec.envs]
+            if not chosen and wanted and len(spec.envs) == 1:
+                chosen = list(spec.envs)  # a provider's one instance serves whichever environment is asked for
+            for env in chosen:
                 creds = dict(spec.credentials(env))
                 config = SimulatorConfig(spec.venue, env, seed_for(spec.venue, env, base_seed), creds, clock)
                 control = SimControl(spec.build_app(config), seed=config.seed, clock=clock)
@@ -250,14 +263,14 @@ def _stop(instances: list[SimInstance]) -> None:
 def installed_simulators(venues: Iterable[str] | None = None, package: str = SIMULATORS_PACKAGE) -> list[SimulatorSpec]:
     """Return the `SPEC` of `<package>.<venue>.simulator` for every served venue, by venue name.
 
-    Served venues are `cerbero_mcp.exchanges.VENUES` unless given (a venue folder still being built is
+    Served venues are `cerbero_mcp.exchanges.VENUES` and `PROVIDERS` unless given (a venue folder still being built is
     not served, so it is not simulated either). Venues without a simulator are skipped; a simulator
     that fails to import raises.
     """
     if venues is None:
-        from cerbero_mcp.exchanges import VENUES
+        from cerbero_mcp.exchanges import PROVIDERS, VENUES
 
-        venues = VENUES
+        venues = (*VENUES, *PROVIDERS)
     specs: list[SimulatorSpec] = []
     for venue in sorted(venues):
         name = f"{package}.{venue}.simulator"

@@ -153,6 +153,19 @@ class PricePath:
         starts, mult, ret = self._era(era)
         return self.log0 + float(starts[j]), float(mult[j]), float(ret[j])
 
+    def log_at_day_start(self, day: int) -> float:
+        """Return ln(price) at 00:00 UTC of epoch day `day` (O(1): no minute block is drawn)."""
+        return self._day_start(day)[0]
+
+    def log_at_day_starts(self, days: NDArray[np.int64]) -> FloatArray:
+        """Return ln(price) at 00:00 UTC of each epoch day in `days`, vectorised per era."""
+        eras, offsets = np.divmod(np.asarray(days, dtype=np.int64) - self.anchor_day, ERA_DAYS)
+        out = np.empty(len(offsets))
+        for era in np.unique(eras):
+            mask = eras == era
+            out[mask] = self.log0 + self._era(int(era))[0][offsets[mask]]
+        return out
+
     # --- day level ----------------------------------------------------------------------------
 
     def day(self, day: int) -> DayBlock:
