@@ -25,7 +25,8 @@ def unbounded(node: dict[str, Any], defs: dict[str, Any], where: str, seen: set[
         found += unbounded(branch, defs, where, seen)
     kind = node.get("type")
     if kind in ("integer", "number"):
-        if not ({"enum", "const"} & set(node)) and not ({"minimum", "exclusiveMinimum"} & set(node) and {"maximum", "exclusiveMaximum"} & set(node)):
+        ranged = {"minimum", "exclusiveMinimum"} & set(node) and {"maximum", "exclusiveMaximum"} & set(node)
+        if not ({"enum", "const"} & set(node) or ranged):
             found.append(f"{where}: {kind} without minimum and maximum")
     elif kind == "array":
         if "maxItems" not in node:
