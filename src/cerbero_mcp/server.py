@@ -198,6 +198,21 @@ def venue_lines(settings: Settings) -> list[StartupLine]:
                     {"venue": venue, "environment": env, "configured": not missing, "missing": missing, "url": url},
                 )
             )
+    for provider, declaration in settings.provider_declarations.items():
+        # A provider's keys are optional one by one: say which are unset (those sources' tools answer 503).
+        unset = [
+            name.upper()
+            for name in declaration.setting_names
+            if name.endswith(("_key", "_token")) and settings.provider_option(provider, name) is None
+        ]
+        state = "every key set" if not unset else f"unset: {', '.join(unset)} (tools needing them answer 503)"
+        lines.append(
+            StartupLine(
+                logging.INFO,
+                f"provider {provider}: {state}",
+                {"provider": provider, "unset": unset},
+            )
+        )
     return lines
 
 

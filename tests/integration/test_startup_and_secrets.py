@@ -34,6 +34,7 @@ SECRETS = {
     "IBKR_DH_PRIME": "f51d3c9a77e0b4d2",
     "IBKR_ACCOUNT_ID_LIVE": "U7654321",
     "AUDIT_HMAC_KEY": "audit-hmac-key-" + "z" * 32,
+    "FRED_API_KEY": "fredkey0123456789abcdef012345678",
 }
 URL_PASSWORD = "url-pass-0c9e1f"
 
@@ -115,6 +116,12 @@ async def test_start_up_says_each_venue_and_environment_and_never_a_secret(
     assert "DERIBIT_CLIENT_ID_LIVE (or DERIBIT_CLIENT_ID)" in message
     assert fields_of(venues["ibkr", "testnet"])["configured"] is True
     assert fields_of(venues["ibkr", "mainnet"])["configured"] is True
+
+    # Each provider: one line naming the keys that are unset (its key-less sources work without them).
+    providers = {str(fields_of(r)["provider"]): r for r in startup_records(caplog) if "provider" in fields_of(r)}
+    assert set(providers) == set(settings.provider_declarations)
+    assert fields_of(providers["macro"])["unset"] == ["FINNHUB_API_KEY", "CFTC_APP_TOKEN"]
+    assert providers["macro"].getMessage().startswith("provider macro: unset: FINNHUB_API_KEY, CFTC_APP_TOKEN")
 
     # Where state and audit go: still one line per sink.
     sinks = [str(fields_of(r)["sink"]) for r in startup_records(caplog) if "sink" in fields_of(r)]
