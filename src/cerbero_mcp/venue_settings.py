@@ -77,6 +77,8 @@ class VenueSettings:
     credentials: tuple[Credential, ...]
     max_leverage_description: str
     extras: tuple[ExtraSetting, ...] = ()
+    # The cap when <VENUE>_MAX_LEVERAGE is unset (None: no cap); Alpaca's is 1, a cash-like account.
+    max_leverage_default: Decimal | None = None
 
     def __post_init__(self) -> None:
         _check_name("venue", self.name)
@@ -113,7 +115,7 @@ class VenueSettings:
             for suffix, description in (("testnet", cred.testnet_description), ("live", cred.live_description)):
                 text = description or f"{self.title} {suffix} value of {shared.upper()} (overrides the shared one)."
                 fields.append((f"{shared}_{suffix}", (SecretStr | None, _field(None, text))))
-        leverage = _field(None, self.max_leverage_description, gt=0)
+        leverage = _field(self.max_leverage_default, self.max_leverage_description, gt=0)
         fields.append((f"{venue}_max_leverage", (Decimal | None, leverage)))
         # pydantic copies a FieldInfo when it builds a model, so a declaration can be composed many times.
         fields.extend((f"{venue}_{extra.name}", (extra.type, extra.field)) for extra in self.extras)

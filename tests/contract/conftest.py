@@ -24,5 +24,8 @@ def gateway(
     sim_stack: SimStack, tmp_path_factory: pytest.TempPathFactory, contract: VenueContract
 ) -> Iterator[Gateway]:
     """Serve the real app over loopback HTTP against the simulators."""
-    with serve_gateway(sim_stack, Path(tmp_path_factory.mktemp(f"contract-{contract.venue}"))) as served:
+    # A venue's contract may name settings its gateway needs (Alpaca: a cap above its cash-like default of 1,
+    # so the venue's own insufficient-funds refusal is reachable).
+    settings = contract.extra.get("settings", {})
+    with serve_gateway(sim_stack, Path(tmp_path_factory.mktemp(f"contract-{contract.venue}")), **settings) as served:
         yield served

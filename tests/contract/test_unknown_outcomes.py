@@ -47,7 +47,7 @@ def sends_of(sim_stack: SimStack, c: VenueContract, client_order_id: str) -> int
     return sum(
         1
         for r in sim_stack.control(c.venue, "testnet").recorded()
-        if c.is_order(r.method, r.path) and client_order_id in json.dumps(r.body)
+        if c.is_order(r.method, r.path) and c.wire_client_id(client_order_id) in json.dumps(r.body)
     )
 
 

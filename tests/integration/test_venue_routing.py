@@ -14,6 +14,8 @@ FIRST = ("place_order",)  # amend/cancel examples name the first order id a venu
 NO_UPSTREAM = {
     "deribit": {"environment_info"},
     "bybit": {"environment_info"},
+    "alpaca": {"environment_info"},
+    "hyperliquid": {"environment_info"},
     "ibkr": {
         "environment_info",
         "get_tick",
@@ -24,6 +26,10 @@ NO_UPSTREAM = {
         "get_orderbook_imbalance",
     },
 }
+
+# Alpaca's market data has one host for paper and live (ALPACA_DATA_URL); the simulator serves it from
+# its testnet instance, so market-data paths are shared by design. Trading paths stay isolated.
+SHARED_DATA_PATHS: dict[str, tuple[str, ...]] = {"alpaca": ("/v2/stocks/", "/v1beta3/crypto/", "/v1beta1/options/")}
 
 
 # A data provider has one client and one source for both tokens (tests/integration/macro/ covers it).
@@ -41,6 +47,8 @@ async def test_every_tool_reaches_only_the_token_environment(
         theirs.clear_recorded()
         response = await http.post(spec.path, json=spec.examples()[0], headers=auth(token))
         assert response.status_code < 500, f"{spec.name}: {response.text}"
-        assert theirs.recorded() == [], f"{spec.name} reached {other}"
+        shared = [r for r in theirs.recorded() if r.path.startswith(SHARED_DATA_PATHS.get(toolset.venue, ()))]
+        crossed = [r for r in theirs.recorded() if r not in shared]
+        assert crossed == [], f"{spec.name} reached {other}"
         if spec.name not in NO_UPSTREAM.get(toolset.venue, set()) and response.status_code != 422:
-            assert mine.recorded(), f"{spec.name} never reached {env}"
+            assert mine.recorded() or shared, f"{spec.name} never reached {env}"

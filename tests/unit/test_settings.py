@@ -62,7 +62,10 @@ def test_venue_extras_and_leverage_cap_are_read_from_the_environment() -> None:
 
 
 def test_retired_venue_variables_are_not_settings() -> None:
-    for prefix in ("hyperliquid_", "alpaca_"):
+    from cerbero_mcp.exchanges import VENUES
+
+    # Until a venue is registered again (its own package), none of its variables are settings.
+    for prefix in (f"{venue}_" for venue in ("hyperliquid", "alpaca") if venue not in VENUES):
         assert not [name for name in Settings.model_fields if name.startswith(prefix)]
 
 

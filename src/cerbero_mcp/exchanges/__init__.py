@@ -8,6 +8,6 @@ stays import-free, so the settings can read `VENUES` without pulling in the tool
 
 from __future__ import annotations
 
-VENUES: tuple[str, ...] = ("deribit", "ibkr", "bybit")
+VENUES: tuple[str, ...] = ("deribit", "ibkr", "bybit", "alpaca", "hyperliquid")
 
 PROVIDERS: tuple[str, ...] = ("macro",)

@@ -25,8 +25,8 @@ from cerbero_mcp.exchanges.macro.schemas import (
     MAX_CALENDAR_RANGE_DAYS,
     AssetPricesRequest,
     CalendarEvent,
-    CalendarRequest,
     EconomicCalendar,
+    EconomicCalendarRequest,
     EquityFuturesRequest,
     Quote,
     Quotes,
@@ -216,7 +216,7 @@ async def get_asset_prices(ctx: ToolContext, req: AssetPricesRequest) -> Quotes:
 
 
 @macro_tool("get_economic_calendar", CALENDAR_TTL_S)
-async def get_economic_calendar(ctx: ToolContext, req: CalendarRequest) -> EconomicCalendar:
+async def get_economic_calendar(ctx: ToolContext, req: EconomicCalendarRequest) -> EconomicCalendar:
     """Return economic releases in a date window with actual, estimate, previous and importance (needs FINNHUB_API_KEY).
 
     Times are UTC; the window is at most 31 days; filter by country codes and importance; events earliest first.

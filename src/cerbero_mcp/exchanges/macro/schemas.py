@@ -286,7 +286,7 @@ class Quotes(MacroResponse):
 Impact = Literal["low", "medium", "high"]
 
 
-class CalendarRequest(ToolRequest):
+class EconomicCalendarRequest(ToolRequest):
     """Ask for economic releases in a date window."""
 
     model_config = ConfigDict(
@@ -305,7 +305,7 @@ class CalendarRequest(ToolRequest):
     offset: int = Field(0, ge=0, le=10_000)
 
     @model_validator(mode="after")
-    def _ordered(self) -> CalendarRequest:
+    def _ordered(self) -> EconomicCalendarRequest:
         if self.start and self.end and self.start > self.end:
             raise ValueError("start is after end")
         for code in self.countries or []:

@@ -1,0 +1,1 @@
+"""Alpaca: US stocks and ETFs, options and crypto (Trading API v2 and Market Data API)."""

@@ -1,0 +1,1 @@
+"""Hyperliquid: perpetuals and spot over /info and signed /exchange actions."""

@@ -1,0 +1,1 @@
+"""Loopback fake of Hyperliquid's /info and /exchange API (see simulator.py)."""
