@@ -20,7 +20,7 @@ FIRST = ("place_order", "amend_order", "cancel_order")
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 LOOKS_LIKE_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 EXPONENT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
-NOT_PLAIN = re.compile(r"^(?:-0|[+-]?\d+\.\d*0|[+-]?\d+\.|[+-]?0\d+.*)$")
+NOT_PLAIN = re.compile(r"^(?:-0|[+-]?\d+\.\d*0|[+-]?\d+\.|[+-]?0\d+(?:\.\d*)?)$")
 
 
 def strings(value: Any, where: str) -> Iterator[tuple[str, str]]:

@@ -46,6 +46,7 @@ OPTION_TICK = "0.0001"
 OPTION_TICK_STEPS: tuple[tuple[Decimal, Decimal], ...] = ((Decimal("0.005"), Decimal("0.0005")),)
 OPTION_FEE = Decimal("0.03")  # Deribit: 0.0003 coin per contract capped at 12.5 % of premium; ≈ 3 % of premium
 FUTURE_TAKER_FEE = Decimal("0.0005")
+STATS_MINUTES = 1440  # the rolling 24 h of public statistics, in completed minutes
 DVOL_DAYS = 30.0
 DVOL_PAGE = 1000
 CHART_MINUTES = 2 * 525_600  # two years of minutes per chart call
@@ -133,6 +134,23 @@ class Stats:
     volume: float  # in order units (USD for inverse futures, coin for options)
 
 
+@dataclass(frozen=True)
+class _OptionQuote:
+    """What a summary row shows of one option at one instant."""
+
+    mark: float
+    bid: float | None
+    ask: float | None
+    forward: float
+    mark_iv: float
+    stats: Stats
+
+
+def _on_tick(value: float, tick: float) -> float:
+    """Return `value` rounded to the tick as the engine's candles round it."""
+    return float(np.round(value / tick) * tick)
+
+
 class DeribitMarket:
     """The listed instruments of one simulator instance over a `MarketModel`, and Deribit's public views."""
 
@@ -152,6 +170,7 @@ class DeribitMarket:
         self._listed_hour: int | None = None
         self._stats_minute = -1
         self._stats: dict[str, Stats] = {}
+        self._oi: dict[str, tuple[int, float | None]] = {}
         self._summary: dict[tuple[str, str | None], tuple[int, list[dict[str, Any]]]] = {}
         self.book_of: Callable[[str, int], OrderBook] = lambda symbol, depth: self.model.book(symbol, now, depth)
         for c in CURRENCIES.values():
@@ -353,13 +372,15 @@ class DeribitMarket:
 
     def stats(self, name: str, now: float) -> Stats:
         """Return the rolling 24 h open/high/low/volume (completed minutes, cached per minute, plus now)."""
+        if self.model.instrument(name).kind is InstrumentKind.OPTION:
+            return self.option_stats([name], now, [self.model.mid(name, now)])[0]
         minute = math.floor(now / 60)
         if minute != self._stats_minute:
             self._stats_minute, self._stats = minute, {}
         cached = self._stats.get(name)
         mid = self.model.mid(name, now)
         if cached is None:
-            c = self.model.candles(name, (minute - 1440) * 60.0, minute * 60.0, 60)
+            c = self.model.candles(name, (minute - STATS_MINUTES) * 60.0, minute * 60.0, 60)
             if len(c):
                 cached = Stats(float(c.open[0]), float(c.high.max()), float(c.low.min()), float(c.volume.sum()))
             else:
@@ -367,9 +388,34 @@ class DeribitMarket:
             self._stats[name] = cached
         return Stats(cached.open, max(cached.high, mid), min(cached.low, mid), cached.volume)
 
+    def option_stats(self, names: list[str], now: float, mids: list[float]) -> list[Stats]:
+        """Return `stats` of many options with their mids at `now`: the same numbers, priced together."""
+        minute = math.floor(now / 60)
+        if minute != self._stats_minute:
+            self._stats_minute, self._stats = minute, {}
+        todo = [name for name in names if name not in self._stats]
+        if todo:
+            opens, lows, highs, volumes = self.model.option_window_ranges(todo, minute - STATS_MINUTES, minute)
+            for name, o, lo, hi, volume in zip(
+                todo, opens.tolist(), lows.tolist(), highs.tolist(), volumes.tolist(), strict=True
+            ):
+                tick = float(self.model.instrument(name).tick_size)
+                self._stats[name] = Stats(_on_tick(o, tick), _on_tick(hi, tick), _on_tick(lo, tick), volume)
+        out = []
+        for name, mid in zip(names, mids, strict=True):
+            c = self._stats[name]
+            out.append(Stats(c.open, max(c.high, mid), min(c.low, mid), c.volume))
+        return out
+
     def open_interest(self, name: str, now: float) -> float | None:
         """Return open interest as of the start of the current hour (it moves hourly, not with every tick)."""
-        return num(self.model.open_interest(name, math.floor(now / 3600) * 3600.0), 8)
+        hour = math.floor(now / 3600)
+        cached = self._oi.get(name)
+        if cached is not None and cached[0] == hour:
+            return cached[1]
+        value = num(self.model.open_interest(name, hour * 3600.0), 8)
+        self._oi[name] = (hour, value)
+        return value
 
     def _stats_json(self, inst: Instrument, stats: Stats, index: float) -> dict[str, Any]:
         option = inst.kind is InstrumentKind.OPTION
@@ -464,19 +510,37 @@ class DeribitMarket:
         cached = self._summary.get(key)
         if cached is not None and cached[0] == second:
             return cached[1]
-        rows = [self._summary_row(name, now) for name in self.names(currency, kind, now)]
+        names = self.names(currency, kind, now)
+        options = [name for name in names if self.listings[name].kind == "option"]
+        quotes = dict(zip(options, self._option_quotes(options, now), strict=True))
+        rows = [self._summary_row(name, now, quotes.get(name)) for name in names]
         self._summary[key] = (second, rows)
         return rows
 
-    def _summary_row(self, name: str, now: float) -> dict[str, Any]:
+    def _option_quotes(self, names: list[str], now: float) -> list[_OptionQuote]:
+        """Return the mark, depth-1 touch, forward, mark IV and 24 h stats of many options, priced together."""
+        if not names:
+            return []
+        mids = self.model.option_mids(names, now)
+        forwards = self.model.option_forwards_and_ivs(names, now)
+        stats = self.option_stats(names, now, mids)
+        out = []
+        for name, mid, (forward, iv), st in zip(names, mids, forwards, stats, strict=True):
+            inst = self.model.instrument(name)
+            bid_ticks, ask_ticks, _ = self.model.touch(inst, mid)  # the depth-1 book, without drawing its sizes
+            bid = float(inst.price_of_ticks(bid_ticks)) if bid_ticks > 0 else None
+            out.append(_OptionQuote(mid, bid, float(inst.price_of_ticks(ask_ticks)), forward, iv, st))
+        return out
+
+    def _summary_row(self, name: str, now: float, quote: _OptionQuote | None = None) -> dict[str, Any]:
         inst = self.model.instrument(name)
         index = self.model.index(inst.underlying, now)
-        stats = self.stats(name, now)
         option = inst.kind is InstrumentKind.OPTION
         if option:
-            snap = self.model.option_snapshot(name, now)
-            mark, bid, ask = snap.mark_price, snap.bid, snap.ask
+            quote = quote or self._option_quotes([name], now)[0]
+            stats, mark, bid, ask = quote.stats, quote.mark, quote.bid, quote.ask
         else:
+            stats = self.stats(name, now)
             book = self.model.book(name, now, 1)
             mark = book.mid
             bid = float(book.best_bid) if book.best_bid is not None else None
@@ -499,10 +563,10 @@ class DeribitMarket:
         if inst.kind is InstrumentKind.PERPETUAL:
             rate = self.model.funding_rate(name, now)
             row.update(current_funding=num(rate, 10), funding_8h=num(rate, 10))
-        if option:
+        if quote is not None:
             row.update(
-                mark_iv=num(snap.mark_iv * 100.0, 2),
-                underlying_price=num(snap.forward, 2),
+                mark_iv=num(quote.mark_iv * 100.0, 2),
+                underlying_price=num(quote.forward, 2),
                 underlying_index=self.forward_index_name(inst),
                 interest_rate=0.0,
             )

@@ -12,13 +12,15 @@ the surface IV of minute m (premium in quote currency, or divided by F when quot
 underlying). Within a minute only S moves, so every instrument's extremes over a minute are at the
 path's vertices and 1-minute candles agree with the mid at every instant. Coarser candles are
 aggregated from 1-minute ones (first open, max high, min low, last close, summed lots), so five
-1-minute candles equal the 5-minute candle exactly.
+1-minute candles equal the 5-minute candle exactly. Many options can be priced at once
+(`option_mids`, `option_forwards_and_ivs`, `option_window_ranges`): the same numbers, to the bit,
+as one at a time.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -252,6 +254,194 @@ class MarketModel:
             out = out / np.where(live[:, None], fwd, s)
         return np.asarray(out, dtype=np.float64)
 
+    def _options_values(
+        self, insts: Sequence[Instrument], s: FloatArray, mstart: FloatArray, s_iv: FloatArray | None = None
+    ) -> FloatArray:
+        """Price options of one underlying at spot values `s` (m, k) together: (n, m, k).
+
+        Each value is the one `_option_values` gives that option (the same arithmetic element for
+        element, and numpy's array results do not depend on an array's shape); the IV of minute j
+        is taken at the forward of `s_iv[j]` (default: `s[j, 0]`, as `_option_values` does).
+        Options of one expiry share T, the forward and the surface's ATM level: computed once.
+        """
+        u = self._underlyings[insts[0].underlying]
+        iv_spot = s[:, 0] if s_iv is None else s_iv
+        out = np.empty((len(insts), *s.shape))
+        by_expiry: dict[float, list[int]] = {}
+        for i, inst in enumerate(insts):
+            assert inst.expiry is not None
+            by_expiry.setdefault(inst.expiry, []).append(i)
+        for expiry, idx in by_expiry.items():
+            group = [insts[i] for i in idx]
+            strike = np.array([float(inst.strike or 0) for inst in group])[:, None, None]
+            calls = np.array([inst.option_kind == "call" for inst in group])[:, None, None]
+            years = (expiry - mstart) / YEAR
+            live = years > MIN_YEARS
+            growth = np.exp(u.carry * np.maximum(years, 0.0))
+            fwd = s * growth[:, None]
+            if live.all():
+                iv = self._surfaces[u.name].iv(mstart, iv_spot * growth, strike[:, :, 0], years)
+                values = black76_price(fwd, strike, years[:, None], u.rate, iv[:, :, None], calls)
+            else:
+                values = np.where(calls, np.maximum(s - strike, 0.0), np.maximum(strike - s, 0.0))
+                if live.any():
+                    ty = years[live]
+                    iv = self._surfaces[u.name].iv(mstart[live], (iv_spot * growth)[live], strike[:, :, 0], ty)
+                    values[:, live] = black76_price(fwd[live], strike, ty[:, None], u.rate, iv[:, :, None], calls)
+            in_underlying = np.array([inst.premium_in_underlying for inst in group])
+            if in_underlying.any():
+                values = np.where(in_underlying[:, None, None], values / np.where(live[:, None], fwd, s), values)
+            out[idx] = values
+        return out
+
+    def _by_underlying(self, symbols: Sequence[str]) -> dict[str, list[int]]:
+        """Return the positions in `symbols` of each underlying's options."""
+        groups: dict[str, list[int]] = {}
+        for i, symbol in enumerate(symbols):
+            inst = self._instruments[symbol]
+            if inst.kind is not InstrumentKind.OPTION:
+                raise ValueError(f"{symbol} is not an option")
+            groups.setdefault(inst.underlying, []).append(i)
+        return groups
+
+    def option_mids(self, symbols: Sequence[str], t: float) -> list[float]:
+        """Return the mids of many options at `t` (each equal to `mid`), priced together per underlying."""
+        out = [0.0] * len(symbols)
+        m0 = math.floor(t / MINUTE) * MINUTE
+        for name, idx in self._by_underlying(symbols).items():
+            s = math.exp(self._paths[name].log_at(t))
+            insts = [self._instruments[symbols[i]] for i in idx]
+            values = self._options_values(insts, np.array([[s]]), np.array([float(m0)]))[:, 0, 0].tolist()
+            for i, v in zip(idx, values, strict=True):
+                out[i] = v
+        return out
+
+    def option_forwards_and_ivs(self, symbols: Sequence[str], t: float) -> list[tuple[float, float]]:
+        """Return (forward, mark IV) of many options at `t`, each equal to its `option_snapshot`'s.
+
+        One surface call per expiry over its strikes: T is a scalar there, as in `option_snapshot`
+        (numpy's scalar power and its array power may differ in the last bit).
+        """
+        out = [(0.0, 0.0)] * len(symbols)
+        m0 = math.floor(t / MINUTE) * MINUTE
+        for name, idx in self._by_underlying(symbols).items():
+            u = self._underlyings[name]
+            s = self.index(name, t)
+            s_open = math.exp(self._paths[name].log_at(m0))
+            by_expiry: dict[float, list[int]] = {}
+            for i in idx:
+                expiry = self._instruments[symbols[i]].expiry
+                assert expiry is not None
+                by_expiry.setdefault(expiry, []).append(i)
+            for expiry, same in by_expiry.items():
+                years = (expiry - m0) / YEAR
+                fwd = s * math.exp(u.carry * max(years, 0.0))
+                if years <= MIN_YEARS:
+                    for i in same:
+                        out[i] = (fwd, 0.0)
+                    continue
+                fwd_open = s_open * math.exp(u.carry * years)
+                strikes = np.array([float(self._instruments[symbols[i]].strike or 0) for i in same])
+                ivs = np.atleast_1d(self._surfaces[name].iv(m0, fwd_open, strikes, years)).tolist()
+                for i, iv in zip(same, ivs, strict=True):
+                    out[i] = (fwd, iv)
+        return out
+
+    def option_minute_opens(self, symbols: Sequence[str], minute: int) -> list[float]:
+        """Return each option's mid at the open of epoch minute `minute` (its 1-minute candle's open, unrounded)."""
+        out = [0.0] * len(symbols)
+        for name, idx in self._by_underlying(symbols).items():
+            _, logs, _ = self._paths[name].minutes(minute, minute + 1)
+            insts = [self._instruments[symbols[i]] for i in idx]
+            values = self._options_values(insts, np.exp(logs)[:, :1], np.array([float(minute) * MINUTE]))
+            for i, v in zip(idx, values[:, 0, 0].tolist(), strict=True):
+                out[i] = v
+        return out
+
+    def option_window_ranges(
+        self, symbols: Sequence[str], m0: int, m1: int
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Return (open, lowest mid, highest mid, volume) of each option over minutes [m0, m1) (m1 > m0).
+
+        Equal to the first open, the extremes and the summed volume of `candles(symbol, m0 * 60,
+        m1 * 60)`, before the candles round prices to the tick. Within a minute an option's T and IV
+        are fixed, so its value moves with the spot one way only: its extremes are at the minute's
+        lowest and highest spot. Black-76 (no discounting) rises with the total vol σ√T, and calls
+        rise and puts fall with the forward, so a minute whose forward and total vol are both beaten
+        by another minute's cannot hold the extreme: only the minutes on that frontier are priced.
+        """
+        if m1 <= m0:
+            raise ValueError("the window needs at least one minute (m1 > m0)")
+        n = len(symbols)
+        opens = np.array(self.option_minute_opens(symbols, m0))
+        low, high, volume = np.empty(n), np.empty(n), np.empty(n)
+        mstart = np.arange(m0, m1, dtype=np.float64) * MINUTE
+        for name, idx in self._by_underlying(symbols).items():
+            u = self._underlyings[name]
+            _, logs, vol = self._paths[name].minutes(m0, m1)
+            s = np.exp(logs)
+            s_lo, s_hi = s.min(axis=1), s.max(axis=1)
+            lots: dict[tuple[object, ...], float] = {}
+            by_expiry: dict[float, list[int]] = {}
+            for i in idx:
+                inst = self._instruments[symbols[i]]
+                assert inst.expiry is not None
+                by_expiry.setdefault(inst.expiry, []).append(i)
+                key = (inst.kind, inst.contract_size, inst.lot_size, inst.inverse)
+                if key not in lots or inst.inverse:  # the same terms trade the same lots
+                    close = self._options_values([inst], s[:, 3:], mstart, s[:, 0])[0, :, 0] if inst.inverse else None
+                    lots[key] = float((self._minute_lots(inst, vol, close) * float(inst.lot_size)).sum())
+                volume[i] = lots[key]
+            for expiry, group in by_expiry.items():
+                insts = [self._instruments[symbols[i]] for i in group]
+                years = (expiry - mstart) / YEAR
+                if u.rate != 0.0 or not (years > MIN_YEARS).all():  # the frontier argument needs both
+                    values = self._options_values(insts, np.stack([s_lo, s_hi], axis=1), mstart, s[:, 0])
+                    low[group] = np.minimum(values[:, :, 0], values[:, :, 1]).min(axis=1)
+                    high[group] = np.maximum(values[:, :, 0], values[:, :, 1]).max(axis=1)
+                    continue
+                low[group], high[group] = self._frontier_extremes(insts, s, s_lo, s_hi, mstart, years)
+        return opens, low, high, volume
+
+    def _frontier_extremes(
+        self,
+        insts: list[Instrument],
+        s: FloatArray,
+        s_lo: FloatArray,
+        s_hi: FloatArray,
+        mstart: FloatArray,
+        years: FloatArray,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Return each option's lowest and highest value over the minutes, pricing only frontier minutes.
+
+        The prices are `_options_values`'s at those minutes (same arithmetic, so the same bits).
+        """
+        u = self._underlyings[insts[0].underlying]
+        strike = np.array([float(inst.strike or 0) for inst in insts])
+        calls = np.array([inst.option_kind == "call" for inst in insts])
+        in_underlying = np.array([inst.premium_in_underlying for inst in insts])
+        growth = np.exp(u.carry * np.maximum(years, 0.0))
+        iv = self._surfaces[u.name].iv(mstart, s[:, 0] * growth, strike[:, None], years)
+        total_vol = iv * np.sqrt(years)  # only orders the minutes; never priced
+        low, high = np.empty(len(insts)), np.empty(len(insts))
+        for rows, is_call in ((np.flatnonzero(calls), True), (np.flatnonzero(~calls), False)):
+            if not len(rows):
+                continue
+            for want_high, result in ((False, low), (True, high)):
+                # A call's high is at the highest spot, on the frontier of high forward and high total
+                # vol; its low at the lowest spot, low forward and low total vol; a put's mirror the forward.
+                high_forward = want_high == is_call
+                spot = s_hi if high_forward else s_lo
+                mask = _frontier(spot * growth, total_vol[rows], high_forward, want_high)
+                r, col = np.nonzero(mask)
+                row = rows[r]
+                fwd = spot[col] * growth[col]
+                values = black76_price(fwd, strike[row], years[col], u.rate, iv[row, col], calls[row])
+                values = np.where(in_underlying[row], values / fwd, values)
+                starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+                result[rows] = (np.maximum if want_high else np.minimum).reduceat(values, starts)
+        return low, high
+
     def _hour_normals(self, symbol: str, day: int) -> list[float]:
         cached = self._hourly.get((symbol, day))
         if cached is None:
@@ -346,7 +536,6 @@ class MarketModel:
         if resolution <= 0 or resolution % MINUTE:
             raise ValueError("resolution must be a positive multiple of 60 seconds")
         inst = self._instruments[symbol]
-        u = self._underlyings[inst.underlying]
         if now is not None:
             end = min(end, math.floor(now) + 1e-9)
         k0, k1 = math.floor(start / resolution), math.ceil(end / resolution)
@@ -373,10 +562,7 @@ class MarketModel:
         tick = float(inst.tick_size)
         o, h, lo, c = (np.round(x / tick) * tick for x in (o, h, lo, c))
         lot = float(inst.lot_size)
-        units = u.volume * _VOLUME_SHARE[inst.kind] * vol / float(inst.contract_size)
-        if inst.inverse:
-            units = units * vals[:, 3]
-        lots = np.round(units / lot).astype(np.int64)
+        lots = self._minute_lots(inst, vol, vals[:, 3])
         idx = np.arange(0, len(o), per)
         last = np.minimum(idx + per, len(o)) - 1
         return Candles(
@@ -387,6 +573,15 @@ class MarketModel:
             close=c[last],
             volume=np.add.reduceat(lots, idx) * lot,
         )
+
+    def _minute_lots(self, inst: Instrument, vol: FloatArray, close: FloatArray | None) -> np.ndarray:
+        """Return whole lots traded in each minute, from the path's volume factors (and closes: inverse only)."""
+        u = self._underlyings[inst.underlying]
+        units = u.volume * _VOLUME_SHARE[inst.kind] * vol / float(inst.contract_size)
+        if inst.inverse:
+            assert close is not None
+            units = units * close
+        return np.round(units / float(inst.lot_size)).astype(np.int64)
 
     # --- order book ---------------------------------------------------------------------------
 
@@ -511,3 +706,20 @@ class MarketModel:
             symbol, t, s, fwd, years, iv, mark, bid, ask, bid_iv, ask_iv,
             float(g.delta), float(g.gamma), float(g.vega), float(g.theta), float(g.vanna), float(g.charm), oi,
         )  # fmt: skip
+
+
+def _frontier(x: FloatArray, y: FloatArray, high_x: bool, high_y: bool) -> np.ndarray:
+    """Return (rows, m) booleans: the minutes no other minute beats in `x` (shared, (m,)) and `y` ((rows, m)).
+
+    A minute is beaten when another is at least as far in the wanted direction of `x` and strictly
+    further in `y`; ties are kept. A value rising in both can then be no larger at a beaten minute.
+    """
+    order = np.argsort(-x if high_x else x, kind="stable")
+    ys = y.T[order] if high_y else -y.T[order]  # minutes down the rows: the running best is a fast axis-0 scan
+    best_before = np.maximum.accumulate(ys, axis=0)
+    keep_sorted = np.empty(ys.shape, dtype=bool)
+    keep_sorted[0] = True
+    keep_sorted[1:] = ys[1:] >= best_before[:-1]
+    keep = np.empty_like(keep_sorted)
+    keep[order] = keep_sorted
+    return keep.T
