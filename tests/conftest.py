@@ -24,6 +24,9 @@ from support import toy
 from support.lifespan import running
 from support.tokens import ADMIN, MAINNET, TESTNET
 
+# A real PostgreSQL for the session (postgres_server) and a fresh database per test (postgres_dsn): issue 19.
+pytest_plugins = ("support.postgres",)
+
 # Wednesday 2026-03-04 15:00 UTC is 10:00 in New York (EST, DST starts on the 8th): the US regular
 # session is open, so market orders fill and the IBKR clock reports an open market; Deribit lists
 # its weeklies, monthlies and quarterlies; the venues' hourly open-interest changes are an hour away.

@@ -28,7 +28,9 @@ StateDep = Annotated[AppState, Depends(app_state)]
 
 
 def require_admin(request: Request, state: StateDep) -> str:
-    """Allow only the admin token; 403 while ADMIN_TOKEN is unset."""
+    """Allow only the admin token (or an OAuth token with cerbero:admin); 403 while neither can exist."""
+    if getattr(request.state, "auth", None) == "oauth" and getattr(request.state, "actor", None) == "admin":
+        return "admin"  # the auth middleware set actor=admin only for a token holding cerbero:admin (issue 21)
     if state.settings.admin_token is None:
         raise ForbiddenError(
             "admin write endpoints are disabled because ADMIN_TOKEN is not set",
@@ -74,6 +76,9 @@ async def audit_admin_action(
         "error_code": error_code,
         "duration_ms": round((time.perf_counter() - started) * 1000, 3) if started else None,
     }
+    principal = getattr(request.state, "principal", None)
+    if principal:
+        record["principal"] = principal  # an OAuth admin, by its hashed token id (issue 21)
     sink = state.pipeline.sink
     if not await sink.append(record, "admin") and outcome == "intent":
         raise sink.unavailable()

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from cerbero_mcp.client_registry import ClientRegistry
-from cerbero_mcp.common.audit import AuditLog
+from cerbero_mcp.common.audit_trail import AuditTrail
 from cerbero_mcp.metrics import Metrics
 from cerbero_mcp.settings import Settings
 from cerbero_mcp.state_store import StateStore
@@ -20,7 +20,7 @@ class AppState:
 
     settings: Settings
     registry: ClientRegistry
-    audit: AuditLog
+    audit: AuditTrail
     metrics: Metrics
     toolsets: list[ToolSet]
     pipeline: WritePipeline

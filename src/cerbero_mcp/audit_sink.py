@@ -8,7 +8,7 @@ import logging
 from collections import deque
 from typing import Any
 
-from cerbero_mcp.common.audit import AuditLog
+from cerbero_mcp.common.audit_trail import AuditTrail
 from cerbero_mcp.common.errors import AuditUnavailableError
 from cerbero_mcp.common.redaction import redact
 from cerbero_mcp.metrics import Metrics
@@ -26,7 +26,7 @@ class AuditSink:
     Every failed record also goes to the critical log, the evidence of last resort.
     """
 
-    def __init__(self, audit: AuditLog, metrics: Metrics | None = None) -> None:
+    def __init__(self, audit: AuditTrail, metrics: Metrics | None = None) -> None:
         self.audit = audit
         self.metrics = metrics
         self.failure: str | None = None

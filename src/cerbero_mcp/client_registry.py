@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from cerbero_mcp.common.errors import NotConfiguredError
+from cerbero_mcp.common.pacing import Pacer
 from cerbero_mcp.settings import Environment, Settings
 
 
@@ -115,6 +116,10 @@ class ClientRegistry:
                     client = await cast(SharedClientFactory, factory.build)(self._settings)
                 else:
                     client = await cast(VenueClientFactory, factory.build)(self._settings, env)
+                    pacer = getattr(client, "pacer", None)
+                    if isinstance(pacer, Pacer):
+                        # A shared pacing budget (issue 19) is per venue and environment: separate hosts.
+                        pacer.scope = f"{venue}/{env}"
                 self._clients[key] = client
         return client
 

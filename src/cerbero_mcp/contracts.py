@@ -17,6 +17,7 @@ through exactly the `reduces` writes and reduce-only orders.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -245,6 +246,10 @@ class ToolContext:
     state: Services
     transport: Transport = "rest"
     response_headers: dict[str, str] = field(default_factory=dict)
+    # The hashed id of an OAuth access token (`oauth:<hex>`, never the token) for the audit; None for static tokens.
+    principal: str | None = None
+    # Entered by execute_tool around the call: the per-caller rate limit and concurrency cap (rate_limits.py).
+    admission: Callable[[], AbstractAsyncContextManager[None]] | None = None
 
     async def client(self) -> Any:
         """Return this venue's client for the caller's environment."""

@@ -56,6 +56,7 @@ def demo_settings(
         {
             "DATA_DIR": str(home),
             "STATE_DB": str(home / "state.db"),
+            "STATE_DB_URL": "",  # never the real fleet's PostgreSQL (issue 19): blank is unset
             "AUDIT_LOG_FILE": str(home / "audit.jsonl"),
             "AUDIT_HMAC_KEY": "",
         }

@@ -13,6 +13,7 @@ import itertools
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from contextvars import ContextVar
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -30,6 +31,16 @@ from cerbero_mcp.contracts import Book, Exposure, Leg, PricedLeg, ToolContext, T
 from cerbero_mcp.exchanges.validation import plain as plain_decimal
 from cerbero_mcp.limits import OrderLimits
 from cerbero_mcp.state_store import StateStore
+
+# Set while `WritePipeline.evaluate` runs the gates for a check only (pre_trade_check): a gate with a
+# side effect (the approval gate stores a pending approval, spends an approved one) must not act.
+CHECK_ONLY: ContextVar[bool] = ContextVar("cerbero_gates_check_only", default=False)
+
+
+def check_only() -> bool:
+    """Return whether the gates run for a check only (nothing will be sent, nothing may be stored)."""
+    return CHECK_ONLY.get()
+
 
 # OCO groups multiply the scenarios the leverage cap must consider; past this many, every opening
 # leg is assumed to fill (an upper bound) instead of enumerating them.

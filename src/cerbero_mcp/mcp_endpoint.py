@@ -5,6 +5,11 @@ model's as `outputSchema`; `tools/call` runs the same function through the same 
 and returns `structuredContent`. A failure comes back as `isError` with the envelope's code and
 message. The server is stateless (every POST stands alone), so any replica can answer any call
 and the bearer of each HTTP request — not of a session — picks the environment.
+
+The same transport is served on `/mcp`, `/mcp/readonly`, `/mcp/x/<toolsets>` and
+`/mcp/x/<toolsets>/readonly` (see `mcp_toolsets`): each request's path and X-MCP-* headers pick the
+toolsets it lists and may call, and the `instructions` of its initialize name them with the
+environment of its token. Without X-Bot-Tag the bot tag is derived from the MCP client.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 
 import anyio
 import mcp_types as types
-from mcp.server.context import ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
@@ -31,11 +36,19 @@ from cerbero_mcp.common.errors import (
     BadRequestError,
     CerberoError,
     ForbiddenError,
-    NotFoundError,
     RateLimitError,
     UnhandledError,
 )
 from cerbero_mcp.http_limits import StreamSlots
+from cerbero_mcp.mcp_toolsets import (
+    Selection,
+    ToolsetCatalog,
+    check_tool_name,
+    client_name_from,
+    derived_bot_tag,
+    instructions,
+    tool_annotations,
+)
 from cerbero_mcp.responses import error_body, error_envelope, send_error
 from cerbero_mcp.tooling import ToolSpec, execute_tool, tool_context
 from cerbero_mcp.write_pipeline import REPLAY_HEADER
@@ -44,11 +57,6 @@ error_log = logging.getLogger("mcp.error")
 REPLAY_NOTE = (
     "idempotent replay: this is the stored answer of an earlier call with the same client_order_id;"
     " nothing was sent to the venue this time"
-)
-INSTRUCTIONS = (
-    "Trading tools for several venues. Tool names are <venue>_<tool>. The bearer token of the HTTP "
-    "request picks testnet or mainnet. Prices and sizes are decimal strings or numbers in the venue's "
-    "native units; read environment_info first to learn a venue's capabilities."
 )
 
 
@@ -75,27 +83,18 @@ def _without_null_defaults(schema: Any) -> Any:
 
 
 def list_tools(specs: list[ToolSpec]) -> list[types.Tool]:
-    """Describe every ToolSpec as an MCP tool."""
-    tools = []
-    for spec in specs:
-        read_only = spec.kind == "read"
-        tools.append(
-            types.Tool(
-                name=spec.mcp_name,
-                title=f"{spec.venue}: {spec.summary}",
-                description=spec.description,
-                input_schema=input_schema(spec),
-                output_schema=output_schema(spec),
-                annotations=types.ToolAnnotations(
-                    title=spec.summary,
-                    read_only_hint=read_only,
-                    destructive_hint=not read_only,
-                    idempotent_hint=read_only,
-                    open_world_hint=True,
-                ),
-            )
+    """Describe every ToolSpec as an MCP tool; a name an MCP client could refuse fails at start."""
+    return [
+        types.Tool(
+            name=check_tool_name(spec.mcp_name),
+            title=f"{spec.venue}: {spec.summary}",
+            description=spec.description,
+            input_schema=input_schema(spec),
+            output_schema=output_schema(spec),
+            annotations=tool_annotations(spec),
         )
-    return tools
+        for spec in specs
+    ]
 
 
 class MCPEndpoint:
@@ -103,15 +102,18 @@ class MCPEndpoint:
 
     def __init__(self, state: AppState) -> None:
         self.state = state
-        self._by_name = {spec.mcp_name: spec for spec in state.tool_specs()}
-        self._tools = list_tools(state.tool_specs())
+        tools = {tool.name: tool for tool in list_tools(state.tool_specs())}
+        # Raises ConfigError on an unknown MCP_TOOLSETS name: build_app fails before serving anything.
+        self.catalog = ToolsetCatalog(state.toolsets, state.settings.mcp_toolsets, tools)
         self.server: Server[Any] = Server(
             "cerbero-mcp",
             version=__version__,
-            instructions=INSTRUCTIONS,
+            # Replaced per request by `_per_request` (token environment, toolsets on); this is the default.
+            instructions=instructions(None, self.catalog.default, self.catalog),
             on_list_tools=self._on_list_tools,
             on_call_tool=self._on_call_tool,
         )
+        self.server.middleware.append(self._per_request)
         self._manager: StreamableHTTPSessionManager | None = None
         self.streams = StreamSlots(state.settings.mcp_max_streams, state.settings.mcp_max_streams_per_token)
 
@@ -166,6 +168,17 @@ class MCPEndpoint:
             status, error = refusal
             await _send_refusal(send, status, error, scope.get("state", {}).get("request_id"))
             return
+        if scope["type"] == "http":
+            state = scope.setdefault("state", {})
+            try:
+                state["mcp_selection"] = self._selection(scope)
+            except CerberoError as exc:
+                await send_error(send, exc, state.get("request_id"))
+                return
+            if not state.get("bot_tag"):
+                # No X-Bot-Tag: the User-Agent until the JSON-RPC body names the client (`_per_request`).
+                state["bot_tag"] = derived_bot_tag(Headers(scope=scope).get("user-agent"))
+                state["bot_tag_derived"] = True
         if scope["type"] == "http" and scope["method"] == "GET":
             await self._serve_stream(self._manager, scope, receive, send)
             return
@@ -200,10 +213,40 @@ class MCPEndpoint:
         finally:
             self.streams.release(token)
 
+    def _selection(self, scope: Scope) -> Selection:
+        """Return the toolsets and mode a request's path and X-MCP-* headers select."""
+        path_params: dict[str, Any] = scope.get("path_params") or {}
+        toolsets = path_params.get("toolsets")
+        readonly = str(scope.get("path", "")).rstrip("/").endswith("/readonly")
+        return self.catalog.select(toolsets if isinstance(toolsets, str) else None, readonly, Headers(scope=scope))
+
+    async def _per_request(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """Name the bot after the MCP client, and tell this caller its own environment and toolsets."""
+        request = ctx.request
+        if not isinstance(request, Request):
+            return await call_next(ctx)
+        state = request.state
+        if getattr(state, "bot_tag_derived", False):
+            info = ctx.session.client_params.client_info if ctx.session.client_params is not None else None
+            name = client_name_from(ctx.method, ctx.params, info)
+            if name is not None:
+                state.bot_tag = derived_bot_tag(name)
+        result = await call_next(ctx)
+        if ctx.method in ("initialize", "server/discover") and isinstance(result, dict):
+            environment = getattr(state, "environment", None)
+            result["instructions"] = instructions(environment, self._selection_of(request), self.catalog)
+        return result
+
+    def _selection_of(self, request: Request) -> Selection:
+        selection = getattr(request.state, "mcp_selection", None)
+        return selection if isinstance(selection, Selection) else self.catalog.default
+
     async def _on_list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=self._tools)
+        request = ctx.request
+        selection = self._selection_of(request) if isinstance(request, Request) else self.catalog.default
+        return types.ListToolsResult(tools=self.catalog.tools(selection))
 
     async def _on_call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -212,12 +255,8 @@ class MCPEndpoint:
         if not isinstance(request, Request):
             raise RuntimeError("MCP tool calls are served over HTTP only")
         request_id = request.state.request_id
-        spec = self._by_name.get(params.name)
         try:
-            if spec is None:
-                raise NotFoundError(
-                    f"unknown tool {params.name!r}", suggested_fix="call tools/list for the available tools"
-                )
+            spec = self.catalog.spec_for(params.name, self._selection_of(request))
             request.state.venue, request.state.tool = spec.venue, spec.name
             call = tool_context(request, spec, "mcp")
             result = await execute_tool(spec, call, spec.parse(params.arguments))

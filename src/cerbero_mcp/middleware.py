@@ -105,4 +105,6 @@ class RequestContextMiddleware:
             "client_ip": bounded(client[0] if client else None),
             "user_agent": bounded(header(headers, b"user-agent")),
         }
+        if state.get("principal"):
+            fields["principal"] = bounded(state["principal"])  # OAuth: the hashed token id, never the token
         request_log.info("request", extra={"fields": fields})

@@ -54,9 +54,12 @@ async def recover_after_restart(pipeline: WritePipeline, store: StateStore, ttl_
     since = datetime.now(UTC) - timedelta(seconds=ttl_s + RECOVERY_MARGIN_S)
     records = await pipeline.audit.aquery(AuditQuery(from_ts=since, limit=MAX_RECOVERY_RECORDS))
     open_intents: dict[str, dict[str, Any]] = {}
+    # A shared audit (PostgreSQL, issue 19) holds every replica's records: another replica's open intent is
+    # its write in flight, not this one's to close.
+    writer = getattr(pipeline.audit, "writer", None)
     for record in records:
         write_id = record.get("write_id")
-        if not isinstance(write_id, str):
+        if not isinstance(write_id, str) or (writer is not None and record.get("writer") != writer):
             continue
         if record.get("phase") == "intent":
             open_intents[write_id] = record

@@ -34,7 +34,7 @@ async def send_error(send: Send, error: CerberoError, request_id: str | None) ->
         (b"content-length", str(len(body)).encode()),
     ]
     headers.extend((name.lower().encode(), value.encode()) for name, value in error.headers.items())
-    if error.status == 401:
+    if error.status == 401 and not any(name == b"www-authenticate" for name, _ in headers):
         headers.append((b"www-authenticate", b'Bearer realm="cerbero-mcp"'))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

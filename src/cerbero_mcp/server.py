@@ -24,10 +24,12 @@ from starlette.routing import Route
 from cerbero_mcp import __version__, admin
 from cerbero_mcp.apidocs import add_apidocs
 from cerbero_mcp.app_state import AppState
+from cerbero_mcp.audit_pg import PgAuditLog
 from cerbero_mcp.auth import AuthMiddleware
 from cerbero_mcp.client_registry import ClientRegistry, ProbeableClient
 from cerbero_mcp.common.audit import AuditLog
 from cerbero_mcp.common.audit_keys import KEY_FILE_SUFFIX, key_file_for, load_or_create_key
+from cerbero_mcp.common.audit_trail import AuditTrail
 from cerbero_mcp.common.errors import (
     BadRequestError,
     CerberoError,
@@ -36,18 +38,32 @@ from cerbero_mcp.common.errors import (
     NotFoundError,
     UnauthorizedError,
 )
+from cerbero_mcp.common.pacing import use_shared_backend
 from cerbero_mcp.common.private_files import loose_mode
 from cerbero_mcp.common.redaction import redact_url
 from cerbero_mcp.contracts import ErrorEnvelope
+from cerbero_mcp.exchanges.risk.gates import risk_gates
+from cerbero_mcp.exchanges.risk.rules import RiskRules
 from cerbero_mcp.gates import KillSwitchGate, LeverageCapGate, LimitsGate
 from cerbero_mcp.http_limits import BodyLimitMiddleware
 from cerbero_mcp.limits import OrderLimits
 from cerbero_mcp.mcp_endpoint import MCPEndpoint
+from cerbero_mcp.mcp_toolsets import MCP_PATHS
 from cerbero_mcp.metrics import Metrics
 from cerbero_mcp.middleware import RequestContextMiddleware
+from cerbero_mcp.oauth import METADATA_PATH, OAuthVerifier
+from cerbero_mcp.rate_limits import CallLimits
 from cerbero_mcp.recovery import reconcile, recover_after_restart
 from cerbero_mcp.responses import error_envelope, now_iso
+from cerbero_mcp.session_owner import session_owner_running
 from cerbero_mcp.settings import ENVIRONMENTS, ConfigError, Settings
+from cerbero_mcp.state_pg import (
+    SCHEMA_VERSION,
+    PostgresPacingBackend,
+    PostgresStateStore,
+    settings_dsn,
+    settings_replica_id,
+)
 from cerbero_mcp.state_store import SqliteStateStore, StateStore, StoreNotWritableError
 from cerbero_mcp.tooling import ToolSet, invalid_input, make_router
 from cerbero_mcp.write_pipeline import Idempotency, WritePipeline
@@ -73,7 +89,7 @@ def build_app(
     settings: Settings,
     toolsets: Sequence[ToolSet] | None = None,
     *,
-    audit: AuditLog | None = None,
+    audit: AuditTrail | None = None,
     store: StateStore | None = None,
 ) -> FastAPI:
     """Build the app for `settings` serving `toolsets` (default: every installed venue)."""
@@ -83,6 +99,10 @@ def build_app(
         toolsets = installed_toolsets()
     state_store, audit_log, sink_lines = open_sinks(settings, audit=audit, store=store)
     limits = OrderLimits.from_settings(settings)
+    risk_rules = RiskRules.from_settings(settings)  # issue 20: a bad rule stops the start (ConfigError)
+    # Issue 21: both parse their settings here, so a bad value stops the start (ConfigError).
+    oauth = OAuthVerifier.from_settings(settings)
+    call_limits = CallLimits.from_settings(settings)
     registry = ClientRegistry(settings)
     for toolset in toolsets:
         if toolset.client_factory is not None:
@@ -97,7 +117,7 @@ def build_app(
         toolsets=list(toolsets),
         pipeline=WritePipeline(
             audit_log,
-            [LimitsGate(limits, state_store), LeverageCapGate()],
+            [LimitsGate(limits, state_store), LeverageCapGate(), *risk_gates(risk_rules, state_store)],
             Idempotency(state_store, settings.idempotency_ttl_s, wait_s=settings.upstream_read_timeout_s + 5),
             state_store,
             before_idempotency=[KillSwitchGate(state_store)],
@@ -111,6 +131,9 @@ def build_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for line in [*venue_lines(settings), *sink_lines]:
             startup_log.log(line.level, line.message, extra={"fields": line.fields})
+        # Replicas elect the IBKR session owner first: reconciling an IBKR order must not open a second session.
+        owner_election = session_owner_running(settings)
+        await owner_election.__aenter__()
         recovery = await recover_after_restart(state.pipeline, state_store, settings.idempotency_ttl_s)
         lookups = {t.venue: t.lookup for t in state.toolsets if t.lookup is not None}
         await reconcile(state.pipeline, state_store, state, lookups, recovery, settings.ready_probe_timeout_s)
@@ -118,11 +141,23 @@ def build_app(
             startup_log.warning("writes interrupted by the last stop were resolved: %s", recovery.to_dict())
         if settings.kill_switch_on_start:
             await engage_on_start(state, state_store)
+        if oauth is not None:
+            await oauth.keys.warm()  # async, before the first token; a failure is retried on the first JWT
+        # Issue 19: with the state in PostgreSQL, every venue pacer of this process spends the fleet's budget.
+        shared_pacing = isinstance(state_store, PostgresStateStore)
+        previous_pacing = None
+        if isinstance(state_store, PostgresStateStore):
+            previous_pacing = use_shared_backend(PostgresPacingBackend(state_store.pool))
         async with mcp.running():
             try:
                 yield
             finally:
+                if oauth is not None:
+                    await oauth.keys.aclose()
                 await registry.aclose()
+                if shared_pacing:
+                    use_shared_backend(previous_pacing)
+                await owner_election.__aexit__(None, None, None)
                 audit_log.close()
                 state_store.close()
 
@@ -136,6 +171,8 @@ def build_app(
     )
     add_apidocs(app, SWAGGER_UI)
     app.state.cerbero = state
+    app.state.call_limits = call_limits  # read by tooling.tool_context on every tool call (REST and MCP)
+    app.state.oauth = oauth
     for toolset in toolsets:
         app.include_router(make_router(toolset))
         if toolset.admin_router is not None:
@@ -143,12 +180,17 @@ def build_app(
     app.include_router(admin.router)
     _add_health_routes(app, state)
     _add_root_route(app)
-    app.router.routes.append(Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False))
+    if oauth is not None:
+        _add_oauth_metadata_routes(app, oauth)
+    for mcp_path in MCP_PATHS:  # /mcp, /mcp/readonly, /mcp/x/<toolsets>[/readonly] (issue 21)
+        app.router.routes.append(
+            Route(mcp_path, endpoint=mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+        )
     _add_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     known = {(spec.venue, spec.name) for spec in state.tool_specs()}
     # Added last = outermost: the request id exists before auth answers anything.
-    app.add_middleware(AuthMiddleware, settings=settings)
+    app.add_middleware(AuthMiddleware, settings=settings, oauth=oauth)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=state.metrics, known_tools=known)
     return app
@@ -217,14 +259,24 @@ def venue_lines(settings: Settings) -> list[StartupLine]:
 
 
 def open_sinks(
-    settings: Settings, *, audit: AuditLog | None = None, store: StateStore | None = None
-) -> tuple[StateStore, AuditLog, list[StartupLine]]:
+    settings: Settings, *, audit: AuditTrail | None = None, store: StateStore | None = None
+) -> tuple[StateStore, AuditTrail, list[StartupLine]]:
     """Open the state DB and the audit log (chained to the DB's head) and describe each in a start-up line.
 
     Raises ConfigError, naming the variable to fix, when either cannot be written.
     """
     lines: list[StartupLine] = []
-    if store is None:
+    dsn = settings_dsn(settings)
+    if store is None and dsn is not None:
+        # Issue 19: several replicas share the state, the audit and the venue budgets in PostgreSQL.
+        store = _open_postgres(dsn, settings)
+        owned = True
+        state_line = StartupLine(
+            logging.INFO,
+            f"state DB: PostgreSQL {store.dsn_shown} (schema v{SCHEMA_VERSION}; replica {store.replica_id})",
+            {"sink": "state_db", "path": store.dsn_shown, "writable": True, "replica_id": store.replica_id},
+        )
+    elif store is None:
         store = _open_state_db(settings.state_db)
         owned = True
         db = settings.state_db
@@ -240,7 +292,9 @@ def open_sinks(
             logging.INFO, "state DB: provided by the caller", {"sink": "state_db", "path": None, "writable": None}
         )
     try:
-        if audit is None:
+        if audit is None and isinstance(store, PostgresStateStore) and settings.audit_path is not None:
+            audit, audit_lines = _open_pg_audit(settings, store)  # the state is shared: so is the audit
+        elif audit is None:
             audit, audit_lines = _open_audit(settings, store)
         else:
             audit_lines = _describe_given_audit(audit)
@@ -251,6 +305,37 @@ def open_sinks(
     lines.extend(audit_lines)
     lines.append(state_line)
     return store, audit, lines
+
+
+def _open_postgres(dsn: str, settings: Settings) -> PostgresStateStore:
+    # The message carries the DSN with its user and password masked (state_pg.redact_dsn), never the DSN.
+    try:
+        return PostgresStateStore(dsn, replica_id=settings_replica_id(settings))
+    except StoreNotWritableError as exc:
+        raise ConfigError(f"STATE_DB: {exc}; check the URL, the server and the user's rights") from None
+
+
+def _open_pg_audit(settings: Settings, store: PostgresStateStore) -> tuple[AuditTrail, list[StartupLine]]:
+    if settings.audit_hmac_key is None:
+        # A key file per replica would sign each chain with its own key: verify checks every chain with one.
+        raise ConfigError(
+            "AUDIT_HMAC_KEY must be set with STATE_DB=postgresql://… (the same on every replica: each replica"
+            " verifies every replica's chain with it); or AUDIT_LOG_FILE=off to run with no audit at all"
+        )
+    key = settings.audit_hmac_key.get_secret_value().encode()
+    audit = PgAuditLog(store.pool, key, store.replica_id, backup_days=settings.audit_log_backup_days)
+    seq, _ = audit.head
+    problems = [finding.code for finding in audit.opening_findings]
+    message = f"audit log: PostgreSQL table audit_records, chain of replica {store.replica_id} at seq {seq}"
+    if problems:
+        message += f"; found on opening: {', '.join(problems)} (see /admin/audit/verify)"
+    fields = {"sink": "audit_log", "enabled": True, "path": None, "writable": True, "seq": seq, "found": problems}
+    return audit, [
+        StartupLine(logging.WARNING if problems else logging.INFO, message, fields),
+        StartupLine(
+            logging.INFO, "audit HMAC key: from AUDIT_HMAC_KEY", {"sink": "audit_hmac_key", "source": "AUDIT_HMAC_KEY"}
+        ),
+    ]
 
 
 def _open_state_db(path: Path) -> SqliteStateStore:
@@ -348,7 +433,15 @@ def _loose_note(loose: dict[str, str]) -> str:
     return f"; readable by other users: {files}, chmod 600 them"
 
 
-def _describe_given_audit(audit: AuditLog) -> list[StartupLine]:
+def _describe_given_audit(audit: AuditTrail) -> list[StartupLine]:
+    if not isinstance(audit, AuditLog):
+        return [
+            StartupLine(
+                logging.INFO,
+                "audit log: provided by the caller",
+                {"sink": "audit_log", "enabled": audit.enabled, "path": None, "writable": None},
+            )
+        ]
     if audit.path is None:
         return [
             StartupLine(
@@ -406,7 +499,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             "BearerAuth": {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "TESTNET_TOKEN or MAINNET_TOKEN (admin writes: ADMIN_TOKEN).",
+                "description": "TESTNET_TOKEN or MAINNET_TOKEN (admin writes: ADMIN_TOKEN); with OAuth on, a JWT"
+                " access token (X-Cerbero-Environment: mainnet to leave testnet).",
             }
         }
         # The tool routes' body examples were copied from their models when the app was built; the
@@ -466,6 +560,18 @@ def _add_health_routes(app: FastAPI, state: AppState) -> None:
         return Response(state.metrics.render(), media_type=state.metrics.content_type)
 
 
+def _add_oauth_metadata_routes(app: FastAPI, oauth: OAuthVerifier) -> None:
+    async def metadata(request: Request) -> JSONResponse:
+        """Serve the RFC 9728 protected resource metadata (where an agent finds the authorization server)."""
+        return JSONResponse(oauth.config.metadata(), headers={"Cache-Control": "public, max-age=3600"})
+
+    # RFC 9728 §3.1 inserts the well-known path before the resource's own path (/mcp → …/mcp): serve both forms.
+    app.router.routes.append(Route(METADATA_PATH, endpoint=metadata, methods=["GET"], include_in_schema=False))
+    app.router.routes.append(
+        Route(f"{METADATA_PATH}/{{rest:path}}", endpoint=metadata, methods=["GET"], include_in_schema=False)
+    )
+
+
 def _add_root_route(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def root() -> dict[str, Any]:
@@ -522,7 +628,7 @@ async def readiness(state: AppState) -> dict[str, Any]:
 def _envelope_response(error: CerberoError, request: Request) -> JSONResponse:
     headers = dict(error.headers)
     if isinstance(error, UnauthorizedError):
-        headers["WWW-Authenticate"] = 'Bearer realm="cerbero-mcp"'
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="cerbero-mcp"')
     return JSONResponse(
         error_envelope(error, getattr(request.state, "request_id", None)),
         status_code=error.status,

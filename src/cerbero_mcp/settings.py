@@ -116,11 +116,18 @@ class PlatformSettings(BaseSettings):
         "http://127.0.0.1:*,http://localhost:*,http://[::1]:*",
         description="Comma-separated Origin values /mcp accepts from browsers (* allows any).",
     )
+    # Issue 21 (MCP toolsets): checked against the installed toolsets when the app is built (ConfigError).
+    mcp_toolsets: str = Field(
+        "all",
+        description="Comma-separated toolsets /mcp serves (deribit, bybit, ..., macro; all = every installed one);"
+        " clients narrow them with /mcp/x/<toolset> or X-MCP-Toolsets. REST routes are not affected.",
+    )
 
     # --- write safety -----------------------------------------------------------------------
     state_db: Path = Field(
         None,  # type: ignore[assignment]  # unset: derived from DATA_DIR by _state_db_under_data_dir
-        description="SQLite file of the write-safety state and the audit chain's head (unset: DATA_DIR/state.db).",
+        description="SQLite file of the write-safety state and the audit chain's head (unset: DATA_DIR/state.db); "
+        "a postgresql:// URL instead selects the state shared by several replicas (see STATE_DB_URL).",
     )
     kill_switch_on_start: bool = Field(
         False, description="Engage the kill switch for both environments at every start."
@@ -141,6 +148,66 @@ class PlatformSettings(BaseSettings):
     symbol_allowlist: str = Field(
         "",
         description="Instruments each scope may trade (| separated), e.g. mainnet.deribit=BTC-PERPETUAL|ETH-PERPETUAL.",
+    )
+    # --- replicas: the shared state on PostgreSQL (issue 19, items 1-4; state_pg.py, audit_pg.py) ---
+    state_db_url: SecretStr | None = _secret(
+        "PostgreSQL URL of the state, audit and venue budgets shared by several replicas; STATE_DB=postgresql://… "
+        "sets it too (unset: one process on the SQLite STATE_DB). Needs AUDIT_HMAC_KEY, the same on every replica."
+    )
+    replica_id: str = Field(
+        "",
+        max_length=200,
+        description="This replica's name in the shared audit (one HMAC chain per replica) and in its pending "
+        "idempotency keys (unset: the host name, a container's stays the same across its restarts).",
+    )
+    # --- replicas: the IBKR session owner (issue 19, items 5-6; session_owner.py) ---------------
+    replica_url: str = Field(
+        "",
+        description="This replica's internal base URL the other replicas forward IBKR calls to when it owns the "
+        "IBKR session (unset: http://<hostname>:<PORT>); used only with STATE_DB=postgresql://….",
+    )
+    replica_secret: SecretStr | None = _secret(
+        "Shared secret replicas authenticate forwarded IBKR calls with (the same on every replica; required for "
+        "IBKR on a replica that does not own the session; used only with STATE_DB=postgresql://…)."
+    )
+    ibkr_owner_poll_s: float = Field(
+        1.0,
+        gt=0.05,
+        le=30,
+        description="Seconds between a replica's IBKR session-owner lock attempts and heartbeats "
+        "(a dead owner's session is taken over within about this).",
+    )
+    # --- risk desk gates (issue 20; parsed by exchanges/risk/rules.py, refused at start when malformed) ---
+    max_total_notional_usd: str = Field(
+        "",
+        description="Cap on the environment's gross notional in USD across every venue, as scoped rules "
+        "(env.venue=value; the venue part names the venue of the write), e.g. mainnet.*=250000.",
+    )
+    max_net_delta_usd: str = Field(
+        "",
+        description="Cap on |net delta| in USD per underlying across every venue, as scoped rules, "
+        "e.g. mainnet.*=100000.",
+    )
+    pdt_guard: str = Field(
+        "",
+        description="Refuse the day trade that breaks FINRA's pattern-day-trader rule (margin accounts under $25,000), "
+        "as scoped rules of true/false, e.g. mainnet.alpaca=true (a bare true means *=true).",
+    )
+    trading_windows: str = Field(
+        "",
+        description="When opening writes are allowed, as scoped rules of |-separated HH:MM-HH:MM windows and a time "
+        "zone, e.g. mainnet.alpaca=09:35-15:55 America/New_York; reducing writes always pass.",
+    )
+    require_approval_above_usd: str = Field(
+        "",
+        description="Opening writes above this USD notional wait for an admin's approval (202 with an approval id), "
+        "as scoped rules, e.g. mainnet.*=50000.",
+    )
+    approval_ttl_s: int = Field(
+        900, ge=5, le=7 * 86400, description="Seconds an approval stays valid, from its request (pending or approved)."
+    )
+    risk_venue_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="Seconds each venue has to answer a cross-venue read (portfolio, caps)."
     )
 
     # --- upstream transport -----------------------------------------------------------------
@@ -170,6 +237,37 @@ class PlatformSettings(BaseSettings):
     forwarded_allow_ips: str = Field(
         "127.0.0.1",
         description="Comma-separated proxy IPs/CIDRs whose X-Forwarded-For/-Proto are trusted (* trusts anyone).",
+    )
+    # --- OAuth 2.1 resource server and per-caller limits (issue 21, items 4-5; oauth.py, rate_limits.py) ---
+    oauth_issuer: str | None = Field(
+        None,
+        description="Issuer (iss) of the JWT access tokens /mcp and the tools accept; set with OAUTH_JWKS_URL and "
+        "OAUTH_AUDIENCE (all three or none; none: OAuth off, the static tokens only).",
+    )
+    oauth_jwks_url: str | None = Field(
+        None, description="URL of the issuer's JWKS (its public signing keys, RS256/ES256), fetched and cached."
+    )
+    oauth_audience: str | None = Field(
+        None,
+        description="This server's URL as the tokens' audience (aud) and RFC 9728 resource, e.g. https://cerbero.example.com.",
+    )
+    oauth_jwks_ttl_s: float = Field(
+        300.0, ge=10, le=86400, description="Seconds the issuer's JWKS is cached (an unknown kid refetches it sooner)."
+    )
+    oauth_leeway_s: float = Field(
+        30.0, ge=0, le=300, description="Seconds of clock skew allowed on a JWT's exp and nbf."
+    )
+    rate_limit_per_bot: str = Field(
+        "",
+        description="Tool calls per bot tag per venue and environment, as scoped rules of <calls>/<window> "
+        "(s, min, h), e.g. mainnet.*=60/min,*=10/s; a call over it answers 429 with Retry-After (per process).",
+    )
+    max_concurrent_calls_per_token: int = Field(
+        # Every bot of an environment shares its static token: the cap bounds a runaway client, not normal fan-out.
+        256,
+        ge=1,
+        le=100000,
+        description="Tool calls one token may have in flight at once; one more answers 429.",
     )
 
     @model_validator(mode="before")
@@ -209,6 +307,22 @@ class PlatformSettings(BaseSettings):
                 f" variables ({where}), not in the URL"
             )
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _state_db_may_be_a_postgres_url(cls, data: Any) -> Any:
+        # Issue 19: STATE_DB=postgresql://… selects the shared PostgreSQL state. The URL (it may carry a
+        # password) moves to the secret STATE_DB_URL, so it is never shown as a path; STATE_DB falls back
+        # to its default.
+        if isinstance(data, dict):
+            value = data.get("state_db")
+            if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
+                data = {k: v for k, v in data.items() if k != "state_db"}
+                data.setdefault("state_db_url", value)
+            elif value not in (None, "") and data.get("state_db_url") not in (None, ""):
+                # Which one the replicas share must never be a guess: one on a file would split the fleet.
+                raise ValueError("STATE_DB names a file and STATE_DB_URL a PostgreSQL database: set only one of them")
+        return data
 
     @field_validator("state_db", mode="before")
     @classmethod

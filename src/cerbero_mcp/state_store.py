@@ -4,7 +4,8 @@ and the audit chain's head (kept apart from the audit log, so a cut or deleted l
 `StateStore` is the interface; `SqliteStateStore` the default (one file, `STATE_DB`). Every
 operation that must be atomic across writers is one SQL statement (INSERT … ON CONFLICT DO
 NOTHING, conditional UPDATE), so several processes sharing the file stay correct; several hosts
-need a shared database implementing the same interface (see README, "Write safety").
+share a PostgreSQL database instead (`state_pg.PostgresStateStore`, STATE_DB=postgresql://…; issue 19),
+and the same contract tests run on both (tests/unit/test_state_store.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from typing import Any, Literal, Protocol
 from cerbero_mcp.common.private_files import create_private_file, make_private_dirs
 
 IdemState = Literal["pending", "done", "unknown"]
+# An approval (issue 20, REQUIRE_APPROVAL_ABOVE_USD): pending → approved | rejected; approved → used (once).
+# "expired" is never stored: a pending or approved approval past `expires_at` reads as expired.
+ApprovalState = Literal["pending", "approved", "rejected", "used", "expired"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kill_switch (
@@ -49,6 +53,24 @@ CREATE TABLE IF NOT EXISTS order_events (
     at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS order_events_scope ON order_events (env, venue, bot_tag, at);
+CREATE TABLE IF NOT EXISTS approvals (
+    approval_id TEXT PRIMARY KEY,
+    env TEXT NOT NULL,
+    venue TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    bot_tag TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    notional_usd TEXT NOT NULL,
+    preview TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    decided_by TEXT,
+    decided_at REAL,
+    reason TEXT,
+    used_at REAL
+);
+CREATE INDEX IF NOT EXISTS approvals_env_state ON approvals (env, state, created_at);
 CREATE TABLE IF NOT EXISTS audit_head (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     seq INTEGER NOT NULL,
@@ -82,6 +104,39 @@ class IdempotencyRecord:
     status: int | None
     response: dict[str, Any] | None
     created_at: float
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One held opening write waiting for (or given) an admin's decision (issue 20).
+
+    `request_hash` is `write_pipeline.request_hash` of the request without its `approval_id`: the
+    bot must re-send exactly that request. `preview` is what would be sent (JSON-native);
+    `notional_usd` is the write's opening notional in USD as text (a Decimal). Times are epoch
+    seconds of the process clock (`common/clock`), passed in by the caller so tests can pin them.
+    """
+
+    approval_id: str
+    env: str
+    venue: str
+    tool: str
+    bot_tag: str
+    request_hash: str
+    notional_usd: str
+    preview: dict[str, Any]
+    state: ApprovalState
+    created_at: float
+    expires_at: float
+    decided_by: str | None = None
+    decided_at: float | None = None
+    reason: str | None = None
+    used_at: float | None = None
+
+    def current_state(self, now: float) -> ApprovalState:
+        """Return the state as of `now`: a pending or approved approval past its expiry is "expired"."""
+        if self.state in ("pending", "approved") and now >= self.expires_at:
+            return "expired"
+        return self.state
 
 
 class StateStore(Protocol):
@@ -121,6 +176,37 @@ class StateStore(Protocol):
 
     def set_audit_head(self, seq: int, last_hash: str) -> None:
         """Record (seq, hash) of the audit record just appended."""
+
+    # --- approvals (issue 20): every method is one atomic statement; `now` comes from the caller ---
+
+    def create_approval(self, approval: Approval) -> None:
+        """Insert a new approval (state "pending"); its `approval_id` is new (a random uuid4 hex)."""
+
+    def get_approval(self, approval_id: str) -> Approval | None:
+        """Return the approval with this id as stored (expiry is read with `Approval.current_state`), or None."""
+
+    def list_approvals(self, env: str | None, state: ApprovalState | None, now: float, limit: int) -> list[Approval]:
+        """Return up to `limit` approvals of `env` (None: both) in `state` at `now`, newest first (ties: by id).
+
+        `state="expired"` selects pending/approved ones past `expires_at`; `state="pending"` or
+        `"approved"` excludes them; None: every state.
+        """
+
+    def decide_approval(
+        self, approval_id: str, approve: bool, actor: str, reason: str | None, now: float
+    ) -> tuple[bool, Approval | None]:
+        """Move a pending, unexpired approval to "approved" or "rejected" (atomically: one decision wins).
+
+        Returns (True, the updated approval) when this call decided it; (False, the approval as it is)
+        when it was not pending or had expired; (False, None) when the id is unknown.
+        """
+
+    def consume_approval(self, approval_id: str, request_hash: str, now: float) -> tuple[bool, Approval | None]:
+        """Spend an approved, unexpired approval whose `request_hash` matches: "approved" → "used", once.
+
+        Atomic (a conditional UPDATE): of two concurrent sends with the same id, one gets True.
+        Returns (True, the used approval), or (False, the approval as it is, or None when unknown).
+        """
 
     def close(self) -> None:
         """Release the store."""
@@ -277,10 +363,124 @@ class SqliteStateStore:
                 (seq, last_hash, time.time()),
             )
 
+    # --- approvals (issue 20) ---
+
+    def create_approval(self, approval: Approval) -> None:
+        """Insert a new approval."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO approvals (approval_id, env, venue, tool, bot_tag, request_hash, notional_usd, preview, "
+                "state, created_at, expires_at, decided_by, decided_at, reason, used_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    approval.approval_id,
+                    approval.env,
+                    approval.venue,
+                    approval.tool,
+                    approval.bot_tag,
+                    approval.request_hash,
+                    approval.notional_usd,
+                    json.dumps(approval.preview, separators=(",", ":")),
+                    approval.state,
+                    approval.created_at,
+                    approval.expires_at,
+                    approval.decided_by,
+                    approval.decided_at,
+                    approval.reason,
+                    approval.used_at,
+                ),
+            )
+
+    def get_approval(self, approval_id: str) -> Approval | None:
+        """Return the approval with this id, or None."""
+        with self._lock:
+            return self._approval_locked(approval_id)
+
+    def _approval_locked(self, approval_id: str) -> Approval | None:
+        # The column list is a constant of this module; values are always bound parameters.
+        query = f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE approval_id = ?"  # noqa: S608
+        row = self._db.execute(query, (approval_id,))
+        found = row.fetchone()
+        return None if found is None else _approval(found)
+
+    def list_approvals(self, env: str | None, state: ApprovalState | None, now: float, limit: int) -> list[Approval]:
+        """Return up to `limit` approvals, newest first, filtered by env and state as of `now`."""
+        where: list[str] = []
+        params: list[Any] = []
+        if env is not None:
+            where.append("env = ?")
+            params.append(env)
+        if state == "expired":
+            where.append("state IN ('pending', 'approved') AND expires_at <= ?")
+            params.append(now)
+        elif state in ("pending", "approved"):
+            where.append("state = ? AND expires_at > ?")
+            params.extend([state, now])
+        elif state is not None:
+            where.append("state = ?")
+            params.append(state)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        with self._lock:
+            rows = self._db.execute(
+                # Constant columns and conditions built from fixed text above; every value is a bound parameter.
+                f"SELECT {APPROVAL_COLUMNS} FROM approvals{clause} ORDER BY created_at DESC, approval_id LIMIT ?",  # noqa: S608
+                (*params, limit),
+            ).fetchall()
+        return [_approval(row) for row in rows]
+
+    def decide_approval(
+        self, approval_id: str, approve: bool, actor: str, reason: str | None, now: float
+    ) -> tuple[bool, Approval | None]:
+        """Move a pending, unexpired approval to approved or rejected; one decision wins."""
+        with self._lock:
+            changed = self._db.execute(
+                "UPDATE approvals SET state = ?, decided_by = ?, decided_at = ?, reason = ? "
+                "WHERE approval_id = ? AND state = 'pending' AND expires_at > ?",
+                ("approved" if approve else "rejected", actor, now, reason, approval_id, now),
+            ).rowcount
+            return changed == 1, self._approval_locked(approval_id)
+
+    def consume_approval(self, approval_id: str, request_hash: str, now: float) -> tuple[bool, Approval | None]:
+        """Spend an approved, unexpired approval with this request hash, once."""
+        with self._lock:
+            changed = self._db.execute(
+                "UPDATE approvals SET state = 'used', used_at = ? "
+                "WHERE approval_id = ? AND state = 'approved' AND expires_at > ? AND request_hash = ?",
+                (now, approval_id, now, request_hash),
+            ).rowcount
+            return changed == 1, self._approval_locked(approval_id)
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
             self._db.close()
+
+
+APPROVAL_COLUMNS = (
+    "approval_id, env, venue, tool, bot_tag, request_hash, notional_usd, preview, state, created_at, expires_at, "
+    "decided_by, decided_at, reason, used_at"
+)
+
+
+def _approval(row: tuple[Any, ...]) -> Approval:
+    """Return an Approval from a row of APPROVAL_COLUMNS."""
+    return Approval(
+        approval_id=str(row[0]),
+        env=str(row[1]),
+        venue=str(row[2]),
+        tool=str(row[3]),
+        bot_tag=str(row[4]),
+        request_hash=str(row[5]),
+        notional_usd=str(row[6]),
+        preview=json.loads(row[7]),
+        state=row[8],
+        created_at=float(row[9]),
+        expires_at=float(row[10]),
+        decided_by=row[11],
+        decided_at=row[12],
+        reason=row[13],
+        used_at=row[14],
+    )
 
 
 def _why(exc: BaseException) -> str:

@@ -13,6 +13,7 @@ The request and response models come from the function's annotations; the reques
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import re
@@ -24,11 +25,11 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, create_model
 
 from cerbero_mcp.client_registry import ClientFactory, check_factory
 from cerbero_mcp.common.clock import utcnow
-from cerbero_mcp.common.errors import BadRequestError
+from cerbero_mcp.common.errors import BadRequestError, ForbiddenError
 from cerbero_mcp.contracts import (
     VOCABULARY_RISK,
     BookFunc,
@@ -47,6 +48,8 @@ from cerbero_mcp.contracts import (
     invalid_input,
     invalid_input_from,
 )
+from cerbero_mcp.oauth import SCOPE_READ, OAuthVerifier, insufficient_scope
+from cerbero_mcp.rate_limits import CallLimits
 
 __all__ = [
     "ToolContext",
@@ -158,8 +161,18 @@ class ToolSet:
 
         def decorator(func: F) -> F:
             spec = _build_spec(self.venue, name, "write", func, target)
+            # Issue 20: an opening write may be held for an admin's approval; its re-send names the approval.
+            model = with_approval_id(spec.request_model) if declared == "opens" else spec.request_model
             self._add(
-                ToolSpec(**{**spec.__dict__, "risk": declared, "legs": legs, "book": self.book if legs else None})
+                ToolSpec(
+                    **{
+                        **spec.__dict__,
+                        "request_model": model,
+                        "risk": declared,
+                        "legs": legs,
+                        "book": self.book if legs else None,
+                    }
+                )
             )
             return func
 
@@ -169,6 +182,37 @@ class ToolSet:
         if spec.name in self._specs:
             raise ValueError(f"tool {spec.venue}.{spec.name} is declared twice")
         self._specs[spec.name] = spec
+
+
+APPROVAL_ID_PATTERN = r"^[0-9a-f]{32}$"
+
+
+def with_approval_id(model: type[BaseModel]) -> type[BaseModel]:
+    """Return `model` with an optional `approval_id` field (issue 20), named as the model is.
+
+    A request field rather than a header: an agent over MCP can only send arguments, so a field is
+    the one way both transports carry it, and it shows in both schemas.
+    """
+    if "approval_id" in model.model_fields:
+        return model
+    extended: type[BaseModel] = create_model(
+        model.__name__,
+        __base__=model,
+        __module__=model.__module__,
+        __doc__=model.__doc__,
+        approval_id=(
+            str | None,
+            Field(
+                None,
+                min_length=32,
+                max_length=32,
+                pattern=APPROVAL_ID_PATTERN,
+                description="The approval this request was held for (REQUIRE_APPROVAL_ABOVE_USD): send the same "
+                "request again with it once an admin approved it.",
+            ),
+        ),
+    )
+    return extended
 
 
 def _build_spec(venue: str, name: str, kind: ToolKind, func: ToolFunc, target: str | None) -> ToolSpec:
@@ -206,7 +250,14 @@ def _build_spec(venue: str, name: str, kind: ToolKind, func: ToolFunc, target: s
 
 
 async def execute_tool(spec: ToolSpec, ctx: ToolContext, request: BaseModel) -> BaseModel:
-    """Run one tool the same way for every transport: writes go through the write pipeline."""
+    """Run one tool the same way for every transport: per-caller limits first, writes through the write pipeline."""
+    if ctx.admission is not None:
+        async with ctx.admission():
+            return await _run(spec, ctx, request)
+    return await _run(spec, ctx, request)
+
+
+async def _run(spec: ToolSpec, ctx: ToolContext, request: BaseModel) -> BaseModel:
     if spec.kind == "write":
         return await ctx.state.pipeline.run(spec, ctx, request)
     return await spec.func(ctx, request)
@@ -221,17 +272,43 @@ def data_timestamp_header(model: BaseModel) -> str | None:
 
 
 def tool_context(request: Request, spec: ToolSpec, transport: Transport) -> ToolContext:
-    """Build the context of one call from what the auth middleware put on the request."""
+    """Build the context of one call from what the auth middleware put on the request (see AuthMiddleware)."""
     state: Services = request.app.state.cerbero
+    caller = request.state
+    bot_tag = getattr(caller, "bot_tag", None)
+    if not bot_tag:
+        # /mcp without X-Bot-Tag: the MCP endpoint derives one before calling; never run a call unattributed.
+        raise BadRequestError("this call has no bot tag", suggested_fix="send X-Bot-Tag: <your bot's name>")
+    principal: str | None = getattr(caller, "principal", None)
+    if spec.kind == "read" and getattr(caller, "auth", None) == "oauth":
+        _require_read_scope(request, getattr(caller, "scopes", frozenset()))
+    environment = caller.environment
+    limits: CallLimits | None = getattr(request.app.state, "call_limits", None)
     return ToolContext(
         venue=spec.venue,
         tool=spec.name,
-        environment=request.state.environment,
-        request_id=request.state.request_id,
-        bot_tag=request.state.bot_tag,
+        environment=environment,
+        request_id=caller.request_id,
+        bot_tag=bot_tag,
         state=state,
         transport=transport,
+        principal=principal,
+        admission=None
+        if limits is None
+        # One token: an OAuth token by its hashed id; a static token is its environment's one token.
+        else functools.partial(limits.admit, environment, spec.venue, bot_tag, principal or f"static:{environment}"),
     )
+
+
+def _require_read_scope(request: Request, scopes: frozenset[str]) -> None:
+    """Refuse a read tool to an OAuth token without cerbero:read (writes need only the environment's scope)."""
+    if SCOPE_READ in scopes:
+        return
+    message = f"read tools need the {SCOPE_READ} scope"
+    oauth: OAuthVerifier | None = getattr(request.app.state, "oauth", None)
+    if oauth is not None:
+        raise insufficient_scope(oauth.config, SCOPE_READ, message)
+    raise ForbiddenError(message, details={"required_scope": SCOPE_READ})
 
 
 # Every status a tool can answer besides 200, each with the one error envelope.

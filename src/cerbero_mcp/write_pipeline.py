@@ -22,15 +22,18 @@ import json
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
 from cerbero_mcp.audit_sink import AuditSink
-from cerbero_mcp.common.audit import AuditLog
+from cerbero_mcp.common.audit_trail import AuditTrail
 from cerbero_mcp.common.errors import (
+    ApprovalRequiredError,
     AuditUnavailableError,
     CerberoError,
+    ExposureUnknownError,
     ForbiddenError,
     IdempotencyConflictError,
     InvalidInputError,
@@ -40,8 +43,8 @@ from cerbero_mcp.common.errors import (
     all_error_classes,
 )
 from cerbero_mcp.common.http import SendLog, tracking_sends
-from cerbero_mcp.contracts import ToolContext, ToolSpec, WriteGate
-from cerbero_mcp.gates import exposure_for, is_dry_run, opening_legs
+from cerbero_mcp.contracts import Exposure, ToolContext, ToolSpec, WriteGate
+from cerbero_mcp.gates import CHECK_ONLY, exposure_for, is_dry_run, opening_legs
 from cerbero_mcp.metrics import Metrics
 from cerbero_mcp.state_store import StateStore
 
@@ -54,6 +57,8 @@ GATE_REFUSALS: tuple[type[CerberoError], ...] = (
     ForbiddenError,
     LeverageCapExceededError,
     InvalidInputError,
+    ExposureUnknownError,  # a cross-venue cap failing closed (issue 20)
+    ApprovalRequiredError,  # held for an admin (issue 20): nothing was sent
 )
 AUDIT_FAILED_HEADER = "X-Audit-Failed"
 PENDING_POLL_S = 0.02
@@ -168,12 +173,29 @@ def replayed_error(stored: dict[str, Any]) -> CerberoError:
     )
 
 
+@dataclass(frozen=True)
+class GateVerdict:
+    """What one gate said about a write in a check-only run: passed, or the refusal it would answer."""
+
+    gate: str
+    passed: bool
+    code: str | None = None
+    status: int | None = None
+    message: str | None = None
+    details: dict[str, Any] | None = None
+
+    @classmethod
+    def refused(cls, gate: str, error: CerberoError) -> GateVerdict:
+        """Return the failed verdict of `gate` for the refusal `error`."""
+        return cls(gate, False, error.code, error.status, error.message, error.details)
+
+
 class WritePipeline:
     """Run the gates, the tool and the audit for one write."""
 
     def __init__(
         self,
-        audit: AuditLog,
+        audit: AuditTrail,
         gates: Sequence[WriteGate] = (),
         idempotency: Idempotency | None = None,
         store: StateStore | None = None,
@@ -258,6 +280,35 @@ class WritePipeline:
         finally:
             await self._outcome(spec, ctx, request, write_id, outcome, error_code, started)
 
+    async def evaluate(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel) -> list[GateVerdict]:
+        """Run every gate of `run` for `request` in check-only mode: one verdict per gate, nothing sent or stored.
+
+        The same gate objects in the same order as a real write (so the check cannot drift from it),
+        each refusal caught as a failed verdict; idempotency, the audit and the venue call are skipped,
+        and `gates.CHECK_ONLY` tells gates with side effects (approvals) not to act. When the write's
+        exposure cannot be computed, the gates that need it are reported as not run.
+        """
+        token = CHECK_ONLY.set(True)
+        try:
+            verdicts = []
+            for gate in self.before_idempotency:
+                verdicts.append(await _verdict(gate, spec, ctx, request, None))
+            try:
+                exposure = await exposure_for(spec, ctx, request)
+            except CerberoError as exc:
+                verdicts.append(GateVerdict.refused("Exposure", exc))
+                for gate in self.gates:
+                    verdicts.append(
+                        GateVerdict(type(gate).__name__, False, "NOT_RUN", None, "not run: the exposure is unknown")
+                    )
+                return verdicts
+            verdicts.append(GateVerdict("Exposure", True))
+            for gate in self.gates:
+                verdicts.append(await _verdict(gate, spec, ctx, request, exposure))
+            return verdicts
+        finally:
+            CHECK_ONLY.reset(token)
+
     def _record(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel, write_id: str) -> dict[str, Any]:
         return {
             "request_id": ctx.request_id,
@@ -269,6 +320,8 @@ class WritePipeline:
             "target": spec.target(request),
             "params": request.model_dump(mode="json"),
             "transport": ctx.transport,
+            # An OAuth caller is recorded by its hashed token id (issue 21); static tokens add nothing.
+            **({"principal": ctx.principal} if ctx.principal else {}),
         }
 
     async def _intent(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel, write_id: str) -> None:
@@ -306,3 +359,14 @@ class WritePipeline:
             # failed that may be live. The caller gets the answer; the server turns not-ready and
             # refuses opening writes until the record is written.
             ctx.response_headers[AUDIT_FAILED_HEADER] = "true"
+
+
+async def _verdict(
+    gate: WriteGate, spec: ToolSpec, ctx: ToolContext, request: BaseModel, exposure: Exposure | None
+) -> GateVerdict:
+    """Run one gate and return its verdict (a refusal is a failed verdict, not an exception)."""
+    try:
+        await gate.check(spec, ctx, request, exposure)
+    except CerberoError as exc:
+        return GateVerdict.refused(type(gate).__name__, exc)
+    return GateVerdict(type(gate).__name__, True)

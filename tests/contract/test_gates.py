@@ -31,7 +31,23 @@ REFUSALS: dict[str, tuple[dict[str, str], str]] = {
     "quantity": ({"MAX_ORDER_QTY": "*.*=0.00000001"}, "ORDER_QTY_LIMIT"),
     "notional": ({"MAX_ORDER_NOTIONAL_USD": "*.*=0.00000001"}, "ORDER_NOTIONAL_LIMIT"),
     "leverage": ({"{VENUE}_MAX_LEVERAGE": "0.00000001"}, "LEVERAGE_CAP_EXCEEDED"),
+    # The risk desk's gates (issue 20). The run's clock is 15:00-16:00 UTC: the window below is shut.
+    "total_notional": ({"MAX_TOTAL_NOTIONAL_USD": "*.*=0.00000001"}, "TOTAL_NOTIONAL_LIMIT"),
+    "trading_window": ({"TRADING_WINDOWS": "*.*=03:00-03:01 UTC"}, "OUTSIDE_TRADING_WINDOW"),
+    "approval": ({"REQUIRE_APPROVAL_ABOVE_USD": "*.*=0.00000001"}, "APPROVAL_REQUIRED"),
+    "net_delta": ({"MAX_NET_DELTA_USD": "*.*=0.00000001"}, "NET_DELTA_LIMIT"),
 }
+# Every risk-desk gate set to refuse at once: reducing writes must still reach the venue.
+RISK_ALL = {
+    "MAX_TOTAL_NOTIONAL_USD": "*.*=0.00000001",
+    "MAX_NET_DELTA_USD": "*.*=0.00000001",
+    "TRADING_WINDOWS": "*.*=03:00-03:01 UTC",
+    "REQUIRE_APPROVAL_ABOVE_USD": "*.*=0.00000001",
+    "PDT_GUARD": "true",
+}
+RISK_CODES = {"TOTAL_NOTIONAL_LIMIT", "NET_DELTA_LIMIT", "OUTSIDE_TRADING_WINDOW", "APPROVAL_REQUIRED", "PDT_LIMIT"}
+# Every refusal is 403, but a write held for an admin's approval is accepted for review: 202.
+STATUS = {"approval": 202}
 
 
 def write_specs(venue: str, risk: str) -> list[ToolSpec]:
@@ -48,6 +64,7 @@ def gateways(
     configs = {name: settings for name, (settings, _) in REFUSALS.items()}
     configs["open"] = {}
     configs["kill_switch"] = {}
+    configs["risk_all"] = RISK_ALL
     with ExitStack() as stack:
         served = {}
         for name, settings in configs.items():
@@ -122,7 +139,7 @@ async def test_every_opening_write_is_refused_by_each_limit_and_places_nothing(
         body = await body_for(spec, http, gateways, contract)
         before = recorded(sim_stack, contract.venue)
         response = await call(http, gateways[gate], contract.venue, spec.name, body)
-        assert response.status_code == 403, f"{spec.mcp_name} {body}: {response.text}"
+        assert response.status_code == STATUS.get(gate, 403), f"{spec.mcp_name} {body}: {response.text}"
         assert response.json()["error"]["code"] == code, f"{spec.mcp_name}: {response.text}"
         assert orders_since(sim_stack, contract, before) == [], f"{spec.mcp_name} reached the venue"
 
@@ -167,3 +184,23 @@ async def test_kill_switch_refuses_every_opening_write_and_lets_every_reducing_w
             json={"env": "testnet", "engaged": False, "reason": "gate contract done"},
             headers=auth(ADMIN, None),
         )
+
+
+async def test_no_risk_desk_gate_blocks_a_reducing_write(
+    http: httpx.AsyncClient, gateways: dict[str, Gateway], contract: VenueContract, sim_stack: SimStack
+) -> None:
+    gateway = gateways["risk_all"]
+    for spec in write_specs(contract.venue, "reduces"):
+        body = await body_for(spec, http, gateways, contract)
+        before = recorded(sim_stack, contract.venue)
+        response = await call(http, gateway, contract.venue, spec.name, body)
+        assert response.status_code not in (202, 403, 503), f"{spec.mcp_name}: {response.text}"
+        assert recorded(sim_stack, contract.venue) > before, f"{spec.mcp_name} did not reach the venue"
+    reduce_only = {"instrument": contract.instrument, "side": "sell", "type": "market", "reduce_only": True}
+    before = recorded(sim_stack, contract.venue)
+    response = await call(
+        http, gateway, contract.venue, "place_order", {**reduce_only, "quantity": str(contract.small_quantity)}
+    )
+    if response.status_code >= 400:
+        assert response.json()["error"]["code"] not in RISK_CODES, response.text
+    assert recorded(sim_stack, contract.venue) > before

@@ -57,6 +57,10 @@ async def test_official_client_initializes_and_lists_tools_with_schemas(base_url
     assert by_name["toy_place_order"].annotations is not None
     assert by_name["toy_place_order"].annotations.destructive_hint is True
     assert by_name["toy_place_order"].annotations.read_only_hint is False
+    # Issue 21: every tool says all four hints; a write with client_order_id is idempotent (a replay).
+    assert by_name["toy_place_order"].annotations.idempotent_hint is True
+    assert by_name["toy_echo"].annotations.idempotent_hint is True
+    assert all(tool.annotations is not None and tool.annotations.open_world_hint for tool in by_name.values())
 
 
 @pytest.mark.parametrize(("token", "env"), [(TESTNET, "testnet"), (MAINNET, "mainnet")])
@@ -98,6 +102,7 @@ async def test_unknown_tool_is_not_found(base_url: str) -> None:
     assert result.is_error is True
     assert result.structured_content is not None
     assert result.structured_content["error"]["code"] == "NOT_FOUND"
+    assert "toolsets on this connection: toy" in result.structured_content["error"]["message"]
 
 
 async def test_crash_is_unhandled_without_internals(base_url: str) -> None:
@@ -155,7 +160,8 @@ def _resolve(schema: Any, defs: dict[str, Any]) -> Any:
 
 
 async def test_every_tool_is_in_openapi_and_mcp_with_equal_schemas(base_url: str, app: FastAPI) -> None:
-    async with httpx.AsyncClient() as http:
+    # Building the full app's OpenAPI takes seconds on a loaded machine: no 5 s default timeout here.
+    async with httpx.AsyncClient(timeout=120) as http:
         openapi = (await http.get(f"{base_url}/openapi.json")).json()
     async with mcp_session(base_url) as session:
         tools = {tool.name: tool for tool in (await session.list_tools()).tools}

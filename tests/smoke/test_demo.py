@@ -108,4 +108,5 @@ def test_every_tool_answers_2xx_with_its_documented_example(demo: Demo, venue: s
             if not 200 <= response.status_code < 300:
                 failures.append(f"{name} {example}: {response.status_code} {response.text[:300]}")
     assert failures == []
-    assert len(operations) >= 20
+    # A trading venue has the whole vocabulary; a read-only provider may have a handful of tools.
+    assert len(operations) >= (20 if venue in VENUES else 4)

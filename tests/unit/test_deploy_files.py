@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_compose_names_one_service_with_env_file_port_restart_and_healthcheck() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert list(compose["services"]) == ["cerbero-mcp"]
+    # The plain setup is one container: every other service is behind an opt-in profile.
+    assert [name for name, svc in compose["services"].items() if not svc.get("profiles")] == ["cerbero-mcp"]
     service = compose["services"]["cerbero-mcp"]
     assert service["env_file"] == ".env"
     assert service["restart"] == "unless-stopped"
@@ -147,3 +148,39 @@ def test_ibkr_keys_volume_is_owned_by_the_image_user_and_the_setup_script_is_in_
     service = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["cerbero-mcp"]
     assert "cerbero-ibkr:/app/ibkr" in service["volumes"]
     assert "--dir /app/ibkr" in _readme_section("Docker")
+
+
+def test_compose_replicas_profile_runs_postgres_and_two_replicas_behind_one_traefik_service() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    compose = yaml.safe_load(text)
+    services = compose["services"]
+    plain = services["cerbero-mcp"]
+    assert "profiles" not in plain
+    assert "STATE_DB" not in plain["environment"]  # the single container keeps SQLite unless .env says otherwise
+    opt_in = {name for name, svc in services.items() if svc.get("profiles") == ["replicas"]}
+    assert opt_in == {"postgres", "cerbero-replica-1", "cerbero-replica-2"}
+    assert "--profile replicas up -d --scale cerbero-mcp=0" in text
+    replicas = [services["cerbero-replica-1"], services["cerbero-replica-2"]]
+    ids = [r["environment"]["REPLICA_ID"] for r in replicas]
+    assert ids == ["cerbero-replica-1", "cerbero-replica-2"]
+    for replica in replicas:
+        env = replica["environment"]
+        assert env["STATE_DB"].startswith("postgresql://")
+        assert "@postgres:5432/" in env["STATE_DB"]
+        assert env["REPLICA_URL"] == f"http://{replica['hostname']}:${{PORT:-9000}}"
+        assert replica["hostname"] == env["REPLICA_ID"]
+        assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert "cerbero-ibkr:/app/ibkr" in replica["volumes"]  # one IBKR key set for the fleet
+        assert "/health" in " ".join(replica["healthcheck"]["test"])
+        assert "traefik" in replica["networks"]
+    # Each replica keeps its own data volume; the labels are identical, so Traefik balances one service over both.
+    assert replicas[0]["volumes"][0] != replicas[1]["volumes"][0]
+    assert replicas[0]["labels"] == replicas[1]["labels"]
+    labels = replicas[0]["labels"]
+    rule = next(label for label in labels if label.startswith("traefik.http.routers.cerbero-replicas.rule="))
+    assert "Host(`${CERBERO_HOST" in rule
+    assert "!PathPrefix(`/internal`)" in rule  # replica-to-replica forwarding never on the public router
+    assert "traefik.http.services.cerbero-replicas.loadbalancer.healthcheck.path=/health" in labels
+    assert not any("sticky" in label for label in labels)
+    assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
+    assert {"cerbero-pg", "cerbero-data-1", "cerbero-data-2"} <= set(compose["volumes"])

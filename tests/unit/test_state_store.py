@@ -1,34 +1,61 @@
-"""The SQLite state store: kill switch, idempotency claims, order counts; persisted across instances."""
+"""The state stores' shared contract, run on SQLite and on PostgreSQL: kill switch, idempotency claims,
+order counts, the audit head, approvals; persisted across instances. Then SQLite's own file checks."""
 
 from __future__ import annotations
 
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from cerbero_mcp.common.audit import AuditHeadStore
-from cerbero_mcp.state_store import SqliteStateStore, StateStore, StoreNotWritableError
+from cerbero_mcp.state_pg import PostgresStateStore
+from cerbero_mcp.state_store import Approval, SqliteStateStore, StateStore, StoreNotWritableError
 
 KEY = ("testnet", "deribit", "place_order", "c1")
+OpenStore = Callable[[], StateStore]
 
 
-def test_kill_switch_round_trip_and_persistence(tmp_path: Path) -> None:
-    store = SqliteStateStore(tmp_path / "s.db")
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenStore]:
+    """Return a function opening a new store instance on the same database (a file, or a fresh PG database)."""
+    opened: list[StateStore] = []
+    if request.param == "sqlite":
+
+        def make() -> StateStore:
+            store: StateStore = SqliteStateStore(tmp_path / "s.db")
+            opened.append(store)
+            return store
+
+    else:
+        dsn = request.getfixturevalue("postgres_dsn")
+
+        def make() -> StateStore:
+            store = PostgresStateStore(dsn, replica_id="replica-a")
+            opened.append(store)
+            return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+def test_kill_switch_round_trip_and_persistence(open_store: OpenStore) -> None:
+    store = open_store()
     assert store.kill_switch("mainnet") is None
     store.set_kill_switch("mainnet", True, "drill", "admin")
     store.close()
-    again = SqliteStateStore(tmp_path / "s.db")
+    again = open_store()
     state = again.kill_switch("mainnet")
     assert state is not None
     assert (state.engaged, state.reason, state.actor) == (True, "drill", "admin")
 
 
-def test_first_claim_wins_and_others_see_its_record(tmp_path: Path) -> None:
-    store = SqliteStateStore(tmp_path / "s.db")
+def test_first_claim_wins_and_others_see_its_record(open_store: OpenStore) -> None:
+    store = open_store()
     claimed, record = store.reserve(KEY, "hash-a", ttl_s=60)
     assert claimed is True
     assert record.state == "pending"
@@ -41,8 +68,8 @@ def test_first_claim_wins_and_others_see_its_record(tmp_path: Path) -> None:
     assert (done.state, done.status, done.response) == ("done", 200, {"order_id": "X"})
 
 
-def test_release_frees_a_pending_claim_only(tmp_path: Path) -> None:
-    store = SqliteStateStore(tmp_path / "s.db")
+def test_release_frees_a_pending_claim_only(open_store: OpenStore) -> None:
+    store = open_store()
     store.reserve(KEY, "h", ttl_s=60)
     store.release(KEY)
     assert store.get(KEY) is None
@@ -54,8 +81,8 @@ def test_release_frees_a_pending_claim_only(tmp_path: Path) -> None:
     assert kept.state == "unknown"
 
 
-def test_expired_records_can_be_claimed_again(tmp_path: Path) -> None:
-    store = SqliteStateStore(tmp_path / "s.db")
+def test_expired_records_can_be_claimed_again(open_store: OpenStore) -> None:
+    store = open_store()
     store.reserve(KEY, "h", ttl_s=0.01)
     time.sleep(0.02)
     assert store.get(KEY) is None
@@ -63,14 +90,14 @@ def test_expired_records_can_be_claimed_again(tmp_path: Path) -> None:
     assert claimed is True
 
 
-def test_two_stores_on_one_file_agree_on_the_claim(tmp_path: Path) -> None:
-    first, second = SqliteStateStore(tmp_path / "s.db"), SqliteStateStore(tmp_path / "s.db")
+def test_two_stores_on_one_file_agree_on_the_claim(open_store: OpenStore) -> None:
+    first, second = open_store(), open_store()
     assert first.reserve(KEY, "h", ttl_s=60)[0] is True
     assert second.reserve(KEY, "h", ttl_s=60)[0] is False
 
 
-def test_order_counts_per_bot_in_a_window(tmp_path: Path) -> None:
-    store = SqliteStateStore(tmp_path / "s.db")
+def test_order_counts_per_bot_in_a_window(open_store: OpenStore) -> None:
+    store = open_store()
     for _ in range(3):
         store.record_order("mainnet", "deribit", "bot-a")
     store.record_order("mainnet", "deribit", "bot-b")
@@ -81,16 +108,55 @@ def test_order_counts_per_bot_in_a_window(tmp_path: Path) -> None:
     assert store.orders_since("mainnet", "deribit", "bot-a", time.time() + 1) == 0
 
 
-def test_audit_head_round_trip_and_persistence(tmp_path: Path) -> None:
-    store = SqliteStateStore(tmp_path / "s.db")
+def test_audit_head_round_trip_and_persistence(open_store: OpenStore) -> None:
+    store = open_store()
     assert store.audit_head() is None
     store.set_audit_head(1, "a" * 64)
     store.set_audit_head(2, "b" * 64)
     store.close()
-    again = SqliteStateStore(tmp_path / "s.db")
+    again = open_store()
     assert again.audit_head() == (2, "b" * 64)
     again.set_audit_head(1, "c" * 64)  # a cut log goes on from its end: the head may go back
     assert again.audit_head() == (1, "c" * 64)
+
+
+def test_concurrent_decisions_on_one_approval_have_one_winner(open_store: OpenStore) -> None:
+    first, second = open_store(), open_store()
+    now = time.time()
+    approval = Approval(
+        approval_id="a1",
+        env="mainnet",
+        venue="deribit",
+        tool="place_order",
+        bot_tag="bot",
+        request_hash="h",
+        notional_usd="25000.5",
+        preview={"qty": "1"},
+        state="pending",
+        created_at=now,
+        expires_at=now + 60,
+    )
+    first.create_approval(approval)
+    won, decided = first.decide_approval("a1", True, "admin", "ok", now)
+    lost, seen = second.decide_approval("a1", False, "admin", "no", now)
+    assert (won, lost) == (True, False)
+    assert decided is not None
+    assert seen is not None
+    assert (decided.state, seen.state, seen.preview, seen.notional_usd) == (
+        "approved",
+        "approved",
+        {"qty": "1"},
+        "25000.5",
+    )
+    assert second.consume_approval("a1", "other-hash", now) == (False, seen)
+    used, spent = second.consume_approval("a1", "h", now)
+    assert used is True
+    assert spent is not None
+    assert spent.state == "used"
+    assert first.consume_approval("a1", "h", now)[0] is False
+    assert [a.approval_id for a in first.list_approvals("mainnet", "used", now, 10)] == ["a1"]
+    assert first.list_approvals("testnet", None, now, 10) == []
+    assert second.get_approval("missing") is None
 
 
 def test_a_store_that_cannot_be_written_is_refused_at_once(tmp_path: Path) -> None:

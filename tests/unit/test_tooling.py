@@ -31,7 +31,10 @@ class WithoutExamples(ToolRequest):
 def test_spec_takes_models_from_annotations_and_summary_from_docstring() -> None:
     spec = toy.TOOLS.get("place_order")
     assert spec is not None
-    assert spec.request_model is toy.PlaceOrderRequest
+    # An opening write's model gains `approval_id` (issue 20): the declared model, extended.
+    assert issubclass(spec.request_model, toy.PlaceOrderRequest)
+    assert "approval_id" in spec.request_model.model_fields
+    assert spec.request_model.__name__ == "PlaceOrderRequest"
     assert spec.response_model is toy.OrderAck
     assert spec.summary == "Place an order on the toy venue"
     assert spec.kind == "write"

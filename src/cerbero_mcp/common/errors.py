@@ -8,9 +8,15 @@
     │   │   ├── OrderNotionalLimitError 403  ORDER_NOTIONAL_LIMIT
     │   │   ├── OrderQtyLimitError      403  ORDER_QTY_LIMIT
     │   │   ├── OrderRateLimitError     403  ORDER_RATE_LIMIT
-    │   │   └── SymbolNotAllowedError   403  SYMBOL_NOT_ALLOWED
+    │   │   ├── SymbolNotAllowedError   403  SYMBOL_NOT_ALLOWED
+    │   │   ├── TotalNotionalLimitError 403  TOTAL_NOTIONAL_LIMIT  (cross-venue cap, risk desk)
+    │   │   ├── NetDeltaLimitError      403  NET_DELTA_LIMIT       (cross-venue cap, risk desk)
+    │   │   ├── PatternDayTraderError   403  PDT_LIMIT
+    │   │   ├── OutsideTradingWindowError 403 OUTSIDE_TRADING_WINDOW
+    │   │   └── ApprovalInvalidError    403  APPROVAL_INVALID      (unknown, pending, rejected, expired, altered)
     │   ├── NotFoundError               404  NOT_FOUND
     │   ├── MethodNotAllowedError       405  METHOD_NOT_ALLOWED
+    │   ├── ApprovalRequiredError       202  APPROVAL_REQUIRED (held for an admin; details carry the approval id)
     │   ├── IdempotencyConflictError    409  IDEMPOTENCY_CONFLICT
     │   ├── PayloadTooLargeError        413  PAYLOAD_TOO_LARGE
     │   ├── InvalidInputError           422  INVALID_INPUT
@@ -22,6 +28,8 @@
     ├── OperationError                  — the operation failed; `retryable` says if trying again may help
     │   ├── NotConfiguredError          503  NOT_CONFIGURED
     │   ├── AuditUnavailableError       503  AUDIT_UNAVAILABLE (retryable)
+    │   ├── ExposureUnknownError        503  EXPOSURE_UNKNOWN  (retryable; a cross-venue cap failed closed)
+    │   ├── AuthUnavailableError        503  AUTH_UNAVAILABLE  (retryable)
     │   ├── UpstreamAuthError           502  UPSTREAM_AUTH
     │   ├── RateLimitError              429  RATE_LIMIT        (retryable)
     │   ├── UpstreamError               502  UPSTREAM_ERROR    (retryable)
@@ -186,6 +194,52 @@ class SymbolNotAllowedError(ForbiddenError):
     code = "SYMBOL_NOT_ALLOWED"
 
 
+class TotalNotionalLimitError(ForbiddenError):
+    """The write would take the environment's cross-venue gross notional above MAX_TOTAL_NOTIONAL_USD."""
+
+    status = 403
+    code = "TOTAL_NOTIONAL_LIMIT"
+
+
+class NetDeltaLimitError(ForbiddenError):
+    """The write would take an underlying's cross-venue net delta above MAX_NET_DELTA_USD."""
+
+    status = 403
+    code = "NET_DELTA_LIMIT"
+
+
+class PatternDayTraderError(ForbiddenError):
+    """The write would be a day trade the pattern-day-trader rule does not allow (PDT_GUARD)."""
+
+    status = 403
+    code = "PDT_LIMIT"
+
+
+class OutsideTradingWindowError(ForbiddenError):
+    """An opening write outside the scope's TRADING_WINDOWS."""
+
+    status = 403
+    code = "OUTSIDE_TRADING_WINDOW"
+
+
+class ApprovalInvalidError(ForbiddenError):
+    """The approval id is unknown, still pending, rejected, expired, used, or was given for another request."""
+
+    status = 403
+    code = "APPROVAL_INVALID"
+
+
+class ApprovalRequiredError(RequestError):
+    """The write is held for an admin's approval (REQUIRE_APPROVAL_ABOVE_USD); `details` carry its id and preview.
+
+    202, not a 4xx: the request was accepted for review; it is sent only when the bot re-sends it with
+    the approval id after an admin approved it.
+    """
+
+    status = 202
+    code = "APPROVAL_REQUIRED"
+
+
 class InsufficientFundsError(RequestError):
     """The venue said the account cannot afford this."""
 
@@ -226,6 +280,22 @@ class AuditUnavailableError(OperationError):
 
     status = 503
     code = "AUDIT_UNAVAILABLE"
+    retryable = True
+
+
+class AuthUnavailableError(OperationError):
+    """The OAuth issuer's keys (JWKS) cannot be fetched, so a JWT cannot be checked now."""
+
+    status = 503
+    code = "AUTH_UNAVAILABLE"
+    retryable = True
+
+
+class ExposureUnknownError(OperationError):
+    """A cross-venue cap could not read a venue's account, so the write was refused (the cap fails closed)."""
+
+    status = 503
+    code = "EXPOSURE_UNKNOWN"
     retryable = True
 
 

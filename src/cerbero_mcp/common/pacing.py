@@ -13,20 +13,30 @@ through right after a window was spent (twice the limit in one window). Reservat
 so concurrent callers queue fairly without a background task; the state is at most `calls` floats a key.
 Hand-written because no maintained asyncio library paces on an injectable clock, which the tests
 need (they run on a pinned clock, never on the wall clock's speed).
+
+Where the windows live is a `PacingBackend`: this process's memory (`LocalWindows`, the default), or a
+store every replica shares (issue 19: `state_pg.PostgresPacingBackend`, installed for the whole process
+with `use_shared_backend` when STATE_DB is PostgreSQL), so N replicas spend one budget per venue key, not
+N. Either way a reservation is atomic: computed and recorded in one step (one synchronous stretch of the
+event loop here; one database function under a per-key lock there). Waits stay on the process clock.
+The penalty box and the venue's own counts (`observe`) stay per replica: each replica sees its own.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from cerbero_mcp.common.clock import Clock, current
 from cerbero_mcp.common.clock import sleep as clock_sleep
 from cerbero_mcp.common.errors import RateLimitError
 
 Sleep = Callable[[float], Awaitable[None]]
+# Float dust of the window arithmetic is no wait.
+DUST_S = 1e-6
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,79 @@ class Limit:
     def __post_init__(self) -> None:
         if self.calls < 1 or not self.per_s > 0:
             raise ValueError("a limit needs calls >= 1 and per_s > 0")
+
+
+class PacingBackend(Protocol):
+    """Where the sliding windows of pacers live; `reserve` is atomic."""
+
+    async def reserve(
+        self,
+        scope: str,
+        keys: Sequence[str],
+        table: Mapping[str, Limit],
+        now: float,
+        floor: Mapping[str, float],
+        max_wait_s: float,
+    ) -> tuple[float, bool]:
+        """Return (at, reserved): the earliest time a call on `keys` may go, and whether a slot at it was taken.
+
+        `at` is the latest of `now`, each key's `floor` (the venue's reset), the last call reserved on
+        each key, and, on a full window, its oldest call plus the window. Nothing is reserved (False)
+        when `at` is more than `max_wait_s` (and more than float dust) after `now`.
+        """
+        ...
+
+
+class LocalWindows:
+    """The windows of one Pacer in this process's memory: the times of each key's last `calls` calls."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, deque[float]] = {}
+
+    def allowed_at(self, key: str, limit: Limit, now: float, floor: float) -> float:
+        """Return when a call on `key` may go (no reservation)."""
+        at = max(now, floor)
+        sent = self.sent.get(key)
+        if sent:
+            at = max(at, sent[-1])  # in order: a call never overtakes one reserved before it
+            if len(sent) >= limit.calls:
+                at = max(at, sent[0] + limit.per_s)
+        return at
+
+    async def reserve(
+        self,
+        scope: str,
+        keys: Sequence[str],
+        table: Mapping[str, Limit],
+        now: float,
+        floor: Mapping[str, float],
+        max_wait_s: float,
+    ) -> tuple[float, bool]:
+        """Reserve a slot on every key of `keys` (no await inside: atomic on the event loop)."""
+        at = max((self.allowed_at(key, table[key], now, floor.get(key, 0.0)) for key in keys), default=now)
+        if at - now > DUST_S and at - now > max_wait_s:
+            return at, False
+        for key in keys:
+            sent = self.sent.setdefault(key, deque())
+            sent.append(max(at, now))
+            while len(sent) > table[key].calls:
+                sent.popleft()
+        return at, True
+
+
+_shared: PacingBackend | None = None
+
+
+def use_shared_backend(backend: PacingBackend | None) -> PacingBackend | None:
+    """Make every Pacer of the process keep its windows in `backend` (None: each its own); return the previous."""
+    global _shared
+    previous, _shared = _shared, backend
+    return previous
+
+
+def shared_backend() -> PacingBackend | None:
+    """Return the backend every Pacer uses, when one is installed."""
+    return _shared
 
 
 class Pacer:
@@ -60,7 +143,11 @@ class Pacer:
         self.max_wait_s = max_wait_s
         self._clock = clock
         self._sleep = sleep or clock_sleep  # the process clock's: real, or skipped in tests
-        self._sent: dict[str, deque[float]] = {}  # per key, the times of its last `calls` calls, in order
+        # The budget's name in a shared backend: the venue, or "<venue>/<environment>" once the client
+        # registry knows the client's environment (testnet and mainnet are separate budgets).
+        self.scope = venue
+        self.backend: PacingBackend | None = None  # None: the process's shared backend, else self._local
+        self._local = LocalWindows()
         self._not_before: dict[str, float] = {}
         self._penalty_until = 0.0
         self._penalty_reason = ""
@@ -89,17 +176,15 @@ class Pacer:
         return max(0.0, max((self._allowed_at(key, now) for key in keys), default=now) - now)
 
     def _allowed_at(self, key: str, now: float) -> float:
+        """Return when a call on `key` may go by this process's windows (a shared budget may say later)."""
+        return self._local.allowed_at(key, self._limit(key), now, self._not_before.get(key, 0.0))
+
+    def _limit(self, key: str) -> Limit:
         limit = self.table.get(key)
         if limit is None:
             # Fail closed: a call with no documented limit is a mistake in the venue's table.
             raise KeyError(f"{self.venue} pacing table has no limit for {key!r}")
-        at = max(now, self._not_before.get(key, 0.0))
-        sent = self._sent.get(key)
-        if sent:
-            at = max(at, sent[-1])  # in order: a call never overtakes one reserved before it
-            if len(sent) >= limit.calls:
-                at = max(at, sent[0] + limit.per_s)
-        return at
+        return limit
 
     async def acquire(self, *keys: str) -> None:
         """Reserve a slot in every window of `keys`, waiting for it if short; raise RATE_LIMIT if not."""
@@ -108,16 +193,15 @@ class Pacer:
             raise self._refusal(
                 penalty, f"{self.venue} shut this server out ({self._penalty_reason}); no call is sent until it ends"
             )
-        now = self._now()
-        at = max((self._allowed_at(key, now) for key in keys), default=now)
-        wait = at - now if at - now > 1e-6 else 0.0  # float dust of the bucket arithmetic is no wait
-        if wait > self.max_wait_s:
-            raise self._refusal(wait, f"the gateway's pace for {self.venue} ({', '.join(keys)}) is spent")
         for key in keys:
-            sent = self._sent.setdefault(key, deque())
-            sent.append(max(at, now))
-            while len(sent) > self.table[key].calls:
-                sent.popleft()
+            self._limit(key)
+        backend = self.backend or _shared or self._local
+        now = self._now()
+        floor = {key: self._not_before.get(key, 0.0) for key in keys}
+        at, reserved = await backend.reserve(self.scope, keys, self.table, now, floor, self.max_wait_s)
+        wait = at - now if at - now > DUST_S else 0.0
+        if not reserved:
+            raise self._refusal(wait, f"the gateway's pace for {self.venue} ({', '.join(keys)}) is spent")
         if wait > 0:
             self.waited_s += wait
             await self._sleep(wait)

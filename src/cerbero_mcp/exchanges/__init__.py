@@ -10,4 +10,4 @@ from __future__ import annotations
 
 VENUES: tuple[str, ...] = ("deribit", "ibkr", "bybit", "alpaca", "hyperliquid")
 
-PROVIDERS: tuple[str, ...] = ("macro",)
+PROVIDERS: tuple[str, ...] = ("macro", "sentiment", "risk")

@@ -262,6 +262,16 @@ class DeribitClient(VenueClient):
         self._instruments[instrument_name] = (time.monotonic(), meta)
         return meta
 
+    async def public_get_funding_rate_history(
+        self, instrument_name: str, start_timestamp: int, end_timestamp: int
+    ) -> list[dict[str, Any]]:
+        """public/get_funding_rate_history: a perpetual's hourly points (interest_1h, interest_8h, index prices)."""
+        result = await self.call(
+            "public/get_funding_rate_history",
+            {"instrument_name": instrument_name, "start_timestamp": start_timestamp, "end_timestamp": end_timestamp},
+        )
+        return [row for row in result if isinstance(row, dict)] if isinstance(result, list) else []
+
     async def public_get_volatility_index_data(
         self, currency: str, start_timestamp: int, end_timestamp: int, resolution: str
     ) -> dict[str, Any]:

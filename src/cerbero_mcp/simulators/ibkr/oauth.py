@@ -186,6 +186,7 @@ class OAuthServer:
     session: LiveSession | None = None
     nonces: dict[str, float] = field(default_factory=dict)
     minted: int = 0
+    displaced: int = 0  # live sessions knocked off by a newer one (IBKR: one session per user)
 
     @classmethod
     def from_credentials(cls, creds: Mapping[str, str]) -> OAuthServer:
@@ -257,6 +258,10 @@ class OAuthServer:
         k = pow(a, b, p)
         lst = hmac.new(shared_secret_bytes(k), self.prepend, hashlib.sha1).digest()
         expires = now + LST_TTL_S
+        if self.live(now) is not None:
+            # IBKR allows one session per user: the new one replaces a live one, whose LST stops working
+            # (its next call is 401) — what two gateways on one login do to each other.
+            self.displaced += 1
         self.session = LiveSession(lst, expires, secrets.token_hex(16))
         self.minted += 1
         return {

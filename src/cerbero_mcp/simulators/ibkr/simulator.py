@@ -9,9 +9,11 @@ Everything IBKR serves lives under `/v1/api` (the gateway's IBKR_URL_* point the
   until then (and after `drop-brokerage-session`) every `/iserver/*` call but `auth/status` and
   `reauthenticate` is HTTP 400 `{"error": "no bridge"}`. `/tickle` reports the session id (the WebSocket
   cookie) and `iserver.authStatus`. A new LST keeps the brokerage session unless
-  LST_RESETS_BROKERAGE is set. `GET /iserver/accounts` must come before snapshots, cancels and
-  modifies of the brokerage session ("accounts not primed", 400); `GET /portfolio/accounts` before
-  the other `/portfolio/*` of the live session ("portfolio accounts not primed", 400).
+  LST_RESETS_BROKERAGE is set. One live session per user, as IBKR allows one session per username: a
+  new LST knocks a still-live one off (its LST answers 401 from then on; `oauth.displaced` counts these).
+  `GET /iserver/accounts` must come before snapshots, cancels and modifies of the brokerage session
+  ("accounts not primed", 400); `GET /portfolio/accounts` before the other `/portfolio/*` of the live
+  session ("portfolio accounts not primed", 400).
 - Market data, contracts and schedules: `market.py`; orders: `orders.py`; the account's
   views: `views.py`. A snapshot's first call for a conid in a brokerage session answers only
   `conid`, `conidEx`, `_updated` and `server_id` (preflight); later calls carry the fields as strings.

@@ -1,0 +1,1 @@
+"""The sentiment provider: crypto news, social metrics and cross-venue derivatives analytics."""

@@ -1,0 +1,1 @@
+"""Loopback simulators of the sentiment data sources: CryptoPanic, CoinDesk (news) and LunarCrush (social)."""
