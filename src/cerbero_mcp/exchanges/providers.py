@@ -28,16 +28,19 @@ import functools
 import json
 import math
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Iterator
-from dataclasses import fields
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from cerbero_mcp.common.clock import Clock, current, utcnow
-from cerbero_mcp.common.errors import RateLimitError
+from cerbero_mcp.common.errors import CerberoError, NotConfiguredError, RateLimitError
+from cerbero_mcp.common.http import UpstreamHTTP, UpstreamResponse
+from cerbero_mcp.common.pacing import Limit, Pacer
 from cerbero_mcp.contracts import ToolContext, ToolResponse
+from cerbero_mcp.exchanges.base import ErrorTable
 from cerbero_mcp.settings import Settings
 
 __all__ = [
@@ -273,6 +276,92 @@ class SourceBudget:
 
 
 # --- the provider's client and the cached tools ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What an outside source is called in answers and where it is documented."""
+
+    name: str
+    url: str
+
+
+# A provider's `error_of`: the common error of a source's non-2xx answer, with its key masked.
+ErrorOf = Callable[..., CerberoError]
+
+
+def secret_text(value: Any) -> str | None:
+    """Return a setting's secret as stripped text, or None when unset or blank."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value.strip() or None if isinstance(value, str) else None
+
+
+class SourceClient:
+    """One outside source of a provider: its transport, its pacer, its error table and its key (if it needs one).
+
+    A source whose key is missing is still built: its calls raise 503 NOT_CONFIGURED naming the variable,
+    so the provider's other sources keep working.
+    """
+
+    def __init__(
+        self,
+        http: UpstreamHTTP,
+        table: ErrorTable,
+        limits: Mapping[str, Limit],
+        error_of: ErrorOf,
+        *,
+        secret: str | None = None,
+        variable: str | None = None,
+        missing_hint: str = "",
+        max_wait_s: float = 5.0,
+    ) -> None:
+        """Send through `http` paced by `limits`; `variable` names the setting a missing `secret` needs."""
+        self.http = http
+        self.table = table
+        self.pacer = Pacer(table.venue, limits, max_wait_s=max_wait_s)
+        self._keys = tuple(limits)
+        self._error_of = error_of
+        self._secret = secret
+        self.variable = variable
+        self._missing_hint = missing_hint
+        self.calls = 0  # upstream requests sent (tests and the benches read it)
+
+    @property
+    def name(self) -> str:
+        """Return the source's name as answers show it."""
+        return self.table.venue
+
+    @property
+    def configured(self) -> bool:
+        """Return whether the source has the key it needs (always, for a keyless source)."""
+        return self.variable is None or bool(self._secret)
+
+    def secret(self) -> str:
+        """Return the source's key, or raise 503 NOT_CONFIGURED naming the variable."""
+        if not self._secret:
+            variable = self.variable or "?"
+            raise NotConfiguredError(
+                f"{self.name} needs an API key: set {variable}",
+                details={"source": self.name, "missing": [variable]},
+                suggested_fix=f"add {variable} to .env and restart{self._missing_hint}",
+            )
+        return self._secret
+
+    async def get(
+        self, path: str, params: Mapping[str, Any] | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> UpstreamResponse:
+        """GET `path` once the pace allows it; a non-2xx answer raises the source's common error."""
+        await self.pacer.acquire(*self._keys)
+        self.calls += 1
+        response = await self.http.request("GET", path, params=params, headers=headers)
+        if response.status >= 300:
+            raise self._error_of(self.table, response, secrets=(self._secret or "",))
+        return response
+
+    async def aclose(self) -> None:
+        """Close the source's connection pool."""
+        await self.http.aclose()
 
 
 class ProviderClient:

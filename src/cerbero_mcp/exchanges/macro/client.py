@@ -13,17 +13,13 @@ so the keyless sources work with no key at all.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from pydantic import SecretStr
-
-from cerbero_mcp.common.errors import NotConfiguredError
-from cerbero_mcp.common.http import UpstreamHTTP, UpstreamResponse
-from cerbero_mcp.common.pacing import Limit, Pacer
+from cerbero_mcp.common.http import UpstreamHTTP
+from cerbero_mcp.common.pacing import Limit
 from cerbero_mcp.exchanges.base import ErrorTable
 from cerbero_mcp.exchanges.macro.errors import CFTC_ERRORS, FINNHUB_ERRORS, FRED_ERRORS, TREASURY_ERRORS, error_of
-from cerbero_mcp.exchanges.providers import ProviderClient, ResponseCache
+from cerbero_mcp.exchanges.providers import ProviderClient, ResponseCache, SourceClient, SourceInfo, secret_text
 from cerbero_mcp.settings import Settings
 
 PROVIDER = "macro"
@@ -44,14 +40,6 @@ PACING: dict[str, dict[str, Limit]] = {
 }
 
 
-@dataclass(frozen=True)
-class SourceInfo:
-    """What a source is called in answers and where it is documented."""
-
-    name: str
-    url: str
-
-
 TREASURY = SourceInfo(
     "US Treasury",
     "https://home.treasury.gov/resource-center/data-chart-center/interest-rates/TextView?type=daily_treasury_yield_curve",
@@ -61,64 +49,8 @@ FINNHUB = SourceInfo("Finnhub", "https://finnhub.io/docs/api/quote")
 CFTC = SourceInfo("CFTC", "https://publicreporting.cftc.gov/")
 
 
-class SourceClient:
-    """One source: its transport, its pacer, its error table and the credential it needs (if any)."""
-
-    def __init__(
-        self,
-        key: str,
-        http: UpstreamHTTP,
-        table: ErrorTable,
-        *,
-        secret: str | None = None,
-        secret_variable: str | None = None,
-    ) -> None:
-        """Send through `http`, paced by PACING[key]; `secret_variable` names the setting a missing `secret` needs."""
-        self.key = key
-        self.http = http
-        self.table = table
-        self.pacer = Pacer(table.venue, PACING[key], max_wait_s=MAX_WAIT_S)
-        self._secret = secret
-        self._secret_variable = secret_variable
-        self.calls = 0  # upstream requests sent (tests and the bench read it)
-
-    @property
-    def configured(self) -> bool:
-        """Return whether the source has the key it needs (always, for a keyless source)."""
-        return self._secret_variable is None or bool(self._secret)
-
-    def secret(self) -> str:
-        """Return the source's key, or raise 503 NOT_CONFIGURED naming the variable."""
-        if not self._secret:
-            variable = self._secret_variable or "?"
-            raise NotConfiguredError(
-                f"{self.table.venue} needs an API key: set {variable}",
-                details={"source": self.table.venue, "missing": [variable]},
-                suggested_fix=f"add {variable} to .env and restart; the keyless tools (Treasury, CFTC) work without it",
-            )
-        return self._secret
-
-    async def get(
-        self, path: str, params: Mapping[str, Any] | None = None, *, headers: Mapping[str, str] | None = None
-    ) -> UpstreamResponse:
-        """GET `path` once the pace allows it; a non-2xx answer raises the source's common error."""
-        keys = tuple(PACING[self.key])
-        await self.pacer.acquire(*keys)
-        self.calls += 1
-        response = await self.http.request("GET", path, params=params, headers=headers)
-        if response.status >= 300:
-            raise error_of(self.table, response, secrets=(self._secret or "",))
-        return response
-
-    async def aclose(self) -> None:
-        """Close the source's connection pool."""
-        await self.http.aclose()
-
-
-def _secret(value: Any) -> str | None:
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    return value.strip() or None if isinstance(value, str) else None
+# What a missing key's refusal adds: the macro tools that need no key at all.
+KEYLESS_HINT = "; the keyless tools (Treasury, CFTC) work without it"
 
 
 class MacroClient(ProviderClient):
@@ -154,7 +86,7 @@ class MacroClient(ProviderClient):
                 default_headers={"Accept": "application/json, application/xml;q=0.9, */*;q=0.1"},
             )
 
-        app_token = _secret(settings.provider_option(PROVIDER, "cftc_app_token"))
+        app_token = secret_text(settings.provider_option(PROVIDER, "cftc_app_token"))
         cftc_http = http("CFTC", "macro_cftc_url")
         if app_token:
             cftc_http = UpstreamHTTP(
@@ -165,23 +97,29 @@ class MacroClient(ProviderClient):
                 pool_size=settings.upstream_pool_size,
                 default_headers={"Accept": "application/json", "X-App-Token": app_token},
             )
+
+        def source(key: str, transport: UpstreamHTTP, table: ErrorTable, **credential: str | None) -> SourceClient:
+            return SourceClient(
+                transport, table, PACING[key], error_of, missing_hint=KEYLESS_HINT, max_wait_s=MAX_WAIT_S, **credential
+            )
+
         return cls(
-            treasury=SourceClient("treasury", http("US Treasury", "macro_treasury_url"), TREASURY_ERRORS),
-            fred=SourceClient(
+            treasury=source("treasury", http("US Treasury", "macro_treasury_url"), TREASURY_ERRORS),
+            fred=source(
                 "fred",
                 http("FRED", "macro_fred_url"),
                 FRED_ERRORS,
-                secret=_secret(settings.provider_option(PROVIDER, "fred_api_key")),
-                secret_variable="FRED_API_KEY",  # noqa: S106  # the variable's name, not a secret
+                secret=secret_text(settings.provider_option(PROVIDER, "fred_api_key")),
+                variable="FRED_API_KEY",
             ),
-            finnhub=SourceClient(
+            finnhub=source(
                 "finnhub",
                 http("Finnhub", "macro_finnhub_url"),
                 FINNHUB_ERRORS,
-                secret=_secret(settings.provider_option(PROVIDER, "finnhub_api_key")),
-                secret_variable="FINNHUB_API_KEY",  # noqa: S106
+                secret=secret_text(settings.provider_option(PROVIDER, "finnhub_api_key")),
+                variable="FINNHUB_API_KEY",
             ),
-            cftc=SourceClient("cftc", cftc_http, CFTC_ERRORS),
+            cftc=source("cftc", cftc_http, CFTC_ERRORS),
         )
 
     # --- one method per upstream endpoint -----------------------------------------------------------

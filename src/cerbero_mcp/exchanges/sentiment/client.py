@@ -14,16 +14,12 @@ logs and errors carry the path, never the query, and `error_of` masks an echoed 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from pydantic import SecretStr
-
-from cerbero_mcp.common.errors import NotConfiguredError
-from cerbero_mcp.common.http import UpstreamHTTP, UpstreamResponse
-from cerbero_mcp.common.pacing import Limit, Pacer
+from cerbero_mcp.common.http import UpstreamHTTP
+from cerbero_mcp.common.pacing import Limit
 from cerbero_mcp.exchanges.base import ErrorTable
-from cerbero_mcp.exchanges.providers import ProviderClient, ResponseCache
+from cerbero_mcp.exchanges.providers import ProviderClient, ResponseCache, SourceClient, SourceInfo, secret_text
 from cerbero_mcp.exchanges.sentiment.errors import (
     COINDESK_ERRORS,
     CRYPTOPANIC_ERRORS,
@@ -55,72 +51,9 @@ PACING: dict[str, dict[str, Limit]] = {
 }
 
 
-@dataclass(frozen=True)
-class SourceInfo:
-    """What a source is called in answers and where it is documented."""
-
-    name: str
-    url: str
-
-
 CRYPTOPANIC = SourceInfo("CryptoPanic", "https://cryptopanic.com/developers/api/")
 COINDESK = SourceInfo("CoinDesk", "https://developers.coindesk.com/documentation/data-api/news_v1_article_list")
 LUNARCRUSH = SourceInfo("LunarCrush", "https://lunarcrush.com/developers/api/endpoints")
-
-
-class SourceClient:
-    """One source: its transport, its pacer, its error table and the credential it needs."""
-
-    def __init__(self, key: str, http: UpstreamHTTP, table: ErrorTable, *, secret: str | None, variable: str) -> None:
-        """Send through `http`, paced by PACING[key]; `variable` names the setting a missing `secret` needs."""
-        self.key = key
-        self.http = http
-        self.table = table
-        self.pacer = Pacer(table.venue, PACING[key], max_wait_s=MAX_WAIT_S)
-        self._secret = secret
-        self.variable = variable
-        self.calls = 0  # upstream requests sent (tests and the bench read it)
-
-    @property
-    def name(self) -> str:
-        """Return the source's name as answers show it."""
-        return self.table.venue
-
-    @property
-    def configured(self) -> bool:
-        """Return whether the source has its key."""
-        return bool(self._secret)
-
-    def secret(self) -> str:
-        """Return the source's key, or raise 503 NOT_CONFIGURED naming the variable."""
-        if not self._secret:
-            raise NotConfiguredError(
-                f"{self.name} needs an API key: set {self.variable}",
-                details={"source": self.name, "missing": [self.variable]},
-                suggested_fix=f"add {self.variable} to .env and restart",
-            )
-        return self._secret
-
-    async def get(
-        self, path: str, params: Mapping[str, Any] | None = None, *, headers: Mapping[str, str] | None = None
-    ) -> UpstreamResponse:
-        """GET `path` once the pace allows it; a non-2xx answer raises the source's common error."""
-        await self.pacer.acquire(*PACING[self.key])
-        self.calls += 1
-        response = await self.http.request("GET", path, params=params, headers=headers)
-        if response.status >= 300:
-            raise error_of(self.table, response, secrets=(self._secret or "",))
-        return response
-
-    async def aclose(self) -> None:
-        """Close the source's connection pool."""
-        await self.http.aclose()
-
-
-def _secret(value: Any) -> str | None:
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    return value.strip() or None if isinstance(value, str) else None
 
 
 class SentimentClient(ProviderClient):
@@ -153,8 +86,10 @@ class SentimentClient(ProviderClient):
                 pool_size=settings.upstream_pool_size,
                 default_headers={"Accept": "application/json"},
             )
-            secret = _secret(settings.provider_option(PROVIDER, key_setting))
-            return SourceClient(key, http, table, secret=secret, variable=variable)
+            secret = secret_text(settings.provider_option(PROVIDER, key_setting))
+            return SourceClient(
+                http, table, PACING[key], error_of, secret=secret, variable=variable, max_wait_s=MAX_WAIT_S
+            )
 
         return cls(
             cryptopanic=source(

@@ -271,7 +271,7 @@ async def get_news(ctx: ToolContext, req: NewsRequest) -> News:
     statuses: list[SourceStatus] = []
     reads: list[SourceRead] = []
     errors: list[CerberoError] = []
-    missing = [sources[name].variable for name in wanted if not sources[name].configured]
+    missing = [sources[name].variable or name for name in wanted if not sources[name].configured]
     if len(missing) == len(wanted):
         raise NotConfiguredError(
             f"sentiment.get_news needs a news key: set {' or '.join(missing)}",
