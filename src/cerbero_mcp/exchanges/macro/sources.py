@@ -85,7 +85,10 @@ async def curve_days(ctx: ToolContext, client: MacroClient, start: date, end: da
         ttl = PAST_FEED_TTL_S if last_day < today - timedelta(days=7) else CURRENT_FEED_TTL_S
 
         async def fetch() -> list[CurveDay]:
-            return parse_treasury_feed(await client.treasury_curve_feed(year=year, month=month))
+            feed = await client.treasury_curve_feed(year=year, month=month)
+            # A year's feed is ~400 KB of XML and a 5-year window reads six at once: parsed on the event loop,
+            # they stalled it long enough for the other feeds' reads to time out. Parse in a worker thread.
+            return await asyncio.to_thread(parse_treasury_feed, feed)
 
         return await cached(ctx, ("treasury", key), ttl, fetch)
 
