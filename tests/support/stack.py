@@ -27,7 +27,9 @@ def sim_settings(stack: SimStack, state_dir: Path, **extra: str) -> Settings:
             "AUDIT_HMAC_KEY": "k" * 32,
             "AUDIT_FSYNC": "false",
             "STATE_DB": str(state_dir / "state.db"),
-            "UPSTREAM_READ_TIMEOUT_S": "2",
+            # Every simulator shares this process (and its GIL) with the gateway and the test: under a loaded CI
+            # machine a 2 s read timeout fired on answers that were merely late. Timeout tests inject more than this.
+            "UPSTREAM_READ_TIMEOUT_S": "5",
             **stack.overrides,
             **extra,
         }

@@ -18,7 +18,7 @@ from support.tokens import auth
         ({"kind": "http_5xx", "status": 503}, 502, "UPSTREAM_ERROR"),
         ({"kind": "malformed"}, 502, "UPSTREAM_ERROR"),
         ({"kind": "drop"}, 502, "UPSTREAM_ERROR"),
-        ({"kind": "latency", "latency_ms": 2600}, 504, "UPSTREAM_TIMEOUT"),
+        ({"kind": "latency", "latency_ms": 5600}, 504, "UPSTREAM_TIMEOUT"),
     ],
 )
 async def test_faults_become_the_right_envelope(
@@ -38,7 +38,7 @@ async def test_order_post_that_times_out_is_reported_and_never_resent(
 ) -> None:
     control = sim_stack.control("deribit", "testnet")
     control.clear_recorded()
-    control.inject("latency", latency_ms=2600, count=1, path_prefix="/api/v2/private/buy")
+    control.inject("latency", latency_ms=5600, count=1, path_prefix="/api/v2/private/buy")
     order = {
         "instrument": "BTC-PERPETUAL",
         "side": "buy",

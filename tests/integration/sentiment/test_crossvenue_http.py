@@ -257,7 +257,7 @@ async def test_a_failing_venue_gives_a_partial_answer_naming_its_error(
 async def test_a_slow_venue_is_reported_as_timed_out_after_its_budget(
     http: httpx.AsyncClient, sim_stack: SimStack
 ) -> None:
-    # Hyperliquid answers after 1.5 s; the budget is 0.5 s, well inside the gateway's 2 s read timeout.
+    # Hyperliquid answers after 1.5 s; the budget is 0.5 s, well inside the gateway's 5 s read timeout.
     sim_stack.control("hyperliquid", "testnet").inject("latency", latency_ms=1500, path_prefix="/info")
     body = {"coin": "BTC", "interval": "4h", "points": 7, "venue_budget_s": 0.5}
     answer = await call(http, "get_oi_history", body)
