@@ -130,11 +130,16 @@ async def test_find_by_delta_and_spread_payoff(http: httpx.AsyncClient) -> None:
                 {"instrument": found["instrument"], "side": "buy", "quantity": "1"},
             ],
             "points": 41,
+            # The widest grid: which call is 0.25-delta depends on how far the suite's clock has run, and a
+            # long-dated one breaks even beyond the default ±40 % (the test failed when run in another order).
+            "range_pct": 90,
         },
     )
     assert payoff["max_loss"] == pytest.approx(-payoff["net_premium"], rel=1e-9)
     assert payoff["max_profit"] is None  # a long call is unbounded
-    assert len(payoff["break_evens"]) == 1
+    break_even = float(found["strike"]) + payoff["net_premium"]  # a long call: strike plus the premium paid
+    assert payoff["prices"][0] < break_even < payoff["prices"][-1]
+    assert payoff["break_evens"] == [pytest.approx(break_even, rel=1e-6)]
 
 
 async def test_find_by_delta_searches_every_allowed_expiry_and_reports_the_miss(
