@@ -140,11 +140,14 @@ async def test_a_venue_without_credentials_for_the_environment_is_not_configured
     tight_http: httpx.AsyncClient, tight: Gateway
 ) -> None:
     assert tight.settings.missing_credentials("hyperliquid", "mainnet")
-    portfolio = await tool(tight_http, "get_portfolio", {}, token=MAINNET)
+    portfolio = await tool(tight_http, "get_portfolio", {"include_orders": False}, token=MAINNET)
     venues = by_venue(portfolio)
     assert venues["hyperliquid"]["status"] == "not_configured"
     assert venues["hyperliquid"]["error"] is None
-    assert portfolio["complete"] is True
+    # A venue without credentials never makes the answer incomplete; another venue late on a loaded machine
+    # (the 2 s budget of this gateway) may, and is not what this test is about.
+    others_ok = all(v["status"] in ("ok", "not_configured") for v in venues.values())
+    assert portfolio["complete"] is others_ok
     assert portfolio["environment"] == "mainnet"
 
 
