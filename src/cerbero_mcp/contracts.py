@@ -16,10 +16,12 @@ through exactly the `reduces` writes and reduce-only orders.
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
@@ -33,6 +35,7 @@ from pydantic import (
     model_serializer,
 )
 
+from cerbero_mcp.common.clock import utcnow
 from cerbero_mcp.common.errors import InvalidInputError, NotConfiguredError
 from cerbero_mcp.settings import Environment, Settings
 
@@ -275,6 +278,30 @@ class ToolContext:
 ToolFunc = Callable[[ToolContext, Any], Awaitable[BaseModel]]
 
 
+def model_schema(model: type[BaseModel], mode: Literal["validation", "serialization"] = "validation") -> dict[str, Any]:
+    """Return a model's JSON schema, built once per model, mode and day: treat it as read-only."""
+    # Every app build (REST routes, MCP tools/list, examples) asks for ~400 schemas of ~140 models; pydantic
+    # generates each anew (about 1 s per app). Some examples follow the clock's date (an option's expiry), so
+    # the day is part of the key.
+    return _model_schema(model, mode, utcnow().date())
+
+
+@functools.lru_cache(maxsize=4096)
+def _model_schema(model: type[BaseModel], mode: Literal["validation", "serialization"], day: date) -> dict[str, Any]:
+    return model.model_json_schema(mode=mode)
+
+
+def without_null_defaults(schema: Any) -> Any:
+    """Return a JSON schema without `"default": null` (FastAPI's OpenAPI leaves it out)."""
+    # FastAPI's OpenAPI omits `"default": null`; dropping it here too keeps one schema per tool on
+    # both transports (an optional field is already said by its absence from `required`).
+    if isinstance(schema, dict):
+        return {k: without_null_defaults(v) for k, v in schema.items() if not (k == "default" and v is None)}
+    if isinstance(schema, list):
+        return [without_null_defaults(item) for item in schema]
+    return schema
+
+
 @dataclass(frozen=True)
 class ToolSpec:
     """One declared tool: everything the transports and the write pipeline need to serve it."""
@@ -304,8 +331,8 @@ class ToolSpec:
 
     def examples(self) -> list[dict[str, Any]]:
         """Return the request examples declared on the request model."""
-        examples = self.request_model.model_json_schema().get("examples") or []
-        return [dict(example) for example in examples]
+        examples = model_schema(self.request_model).get("examples") or []
+        return [copy.deepcopy(example) for example in examples]
 
     def parse(self, arguments: dict[str, Any] | None) -> BaseModel:
         """Validate raw arguments into the request model; failures are INVALID_INPUT with locations."""

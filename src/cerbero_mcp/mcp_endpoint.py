@@ -39,6 +39,7 @@ from cerbero_mcp.common.errors import (
     RateLimitError,
     UnhandledError,
 )
+from cerbero_mcp.contracts import model_schema, without_null_defaults
 from cerbero_mcp.http_limits import StreamSlots
 from cerbero_mcp.mcp_toolsets import (
     Selection,
@@ -62,23 +63,13 @@ REPLAY_NOTE = (
 
 def input_schema(spec: ToolSpec) -> dict[str, Any]:
     """Return the JSON schema a tool's arguments must satisfy."""
-    schema: dict[str, Any] = _without_null_defaults(spec.request_model.model_json_schema(mode="validation"))
+    schema: dict[str, Any] = without_null_defaults(model_schema(spec.request_model, "validation"))
     return schema
 
 
 def output_schema(spec: ToolSpec) -> dict[str, Any]:
     """Return the JSON schema of a tool's structured result."""
-    schema: dict[str, Any] = _without_null_defaults(spec.response_model.model_json_schema(mode="serialization"))
-    return schema
-
-
-def _without_null_defaults(schema: Any) -> Any:
-    # FastAPI's OpenAPI omits `"default": null`; dropping it here too keeps one schema per tool on
-    # both transports (an optional field is already said by its absence from `required`).
-    if isinstance(schema, dict):
-        return {k: _without_null_defaults(v) for k, v in schema.items() if not (k == "default" and v is None)}
-    if isinstance(schema, list):
-        return [_without_null_defaults(item) for item in schema]
+    schema: dict[str, Any] = without_null_defaults(model_schema(spec.response_model, "serialization"))
     return schema
 
 

@@ -41,7 +41,7 @@ from cerbero_mcp.common.errors import (
 from cerbero_mcp.common.pacing import use_shared_backend
 from cerbero_mcp.common.private_files import loose_mode
 from cerbero_mcp.common.redaction import redact_url
-from cerbero_mcp.contracts import ErrorEnvelope
+from cerbero_mcp.contracts import ErrorEnvelope, without_null_defaults
 from cerbero_mcp.exchanges.risk.gates import risk_gates
 from cerbero_mcp.exchanges.risk.rules import RiskRules
 from cerbero_mcp.gates import KillSwitchGate, LeverageCapGate, LimitsGate
@@ -525,9 +525,12 @@ def _document_error_envelope(schema: dict[str, Any]) -> None:
     models = schema["components"].setdefault("schemas", {})
     models.pop("HTTPValidationError", None)
     models.pop("ValidationError", None)
-    if "ErrorEnvelope" not in models:
-        models.update(ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {}))
-        models["ErrorEnvelope"] = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    # The tool routes refer to the envelope (tooling.ERROR_RESPONSES); it is documented here once.
+    envelope_schema = without_null_defaults(
+        ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+    )
+    models.update(envelope_schema.pop("$defs", {}))
+    models["ErrorEnvelope"] = envelope_schema
     envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
     for item in schema.get("paths", {}).values():
         for operation in item.values():
