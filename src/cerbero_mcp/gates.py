@@ -165,17 +165,30 @@ class LimitsGate:
         if per_minute is not None and not is_dry_run(request):
             sent = self.store.orders_since(env, venue, ctx.bot_tag, time.time() - 60)
             if sent + len(legs) > per_minute:
-                raise OrderRateLimitError(
-                    f"bot {ctx.bot_tag!r} sent {sent} {venue} orders in the last minute and this call has "
-                    f"{len(legs)}; the {env} limit is {per_minute}",
-                    details={
-                        "bot_tag": ctx.bot_tag,
-                        "orders_last_minute": sent,
-                        "orders_in_call": len(legs),
-                        "limit": str(per_minute),
-                    },
-                    suggested_fix="wait, or raise MAX_ORDERS_PER_MINUTE",
-                )
+                raise self._rate_refusal(ctx, venue, sent, len(legs), per_minute)
+
+    def count_orders(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel, exposure: Exposure | None) -> None:
+        """Count the write's opening legs against orders per minute, atomically with the check, just before sending.
+
+        `check` runs before gates that await the venue, so concurrent writes of one bot could all pass it; this
+        count-and-record is one step in the store (one lock, or one PostgreSQL transaction for the fleet).
+        """
+        legs = len(opening_legs(exposure))
+        if not legs or is_dry_run(request):
+            return
+        limit = self.limits.per_minute.decimal(ctx.environment, spec.venue)
+        sent = self.store.reserve_orders(ctx.environment, spec.venue, ctx.bot_tag, legs, limit)
+        if sent is not None and limit is not None:
+            raise self._rate_refusal(ctx, spec.venue, sent, legs, limit)
+
+    @staticmethod
+    def _rate_refusal(ctx: ToolContext, venue: str, sent: int, legs: int, limit: Decimal) -> OrderRateLimitError:
+        return OrderRateLimitError(
+            f"bot {ctx.bot_tag!r} sent {sent} {venue} orders in the last minute and this call has "
+            f"{legs}; the {ctx.environment} limit is {limit}",
+            details={"bot_tag": ctx.bot_tag, "orders_last_minute": sent, "orders_in_call": legs, "limit": str(limit)},
+            suggested_fix="wait, or raise MAX_ORDERS_PER_MINUTE",
+        )
 
 
 class LeverageCapGate:

@@ -99,6 +99,7 @@ def build_app(
         toolsets = installed_toolsets()
     state_store, audit_log, sink_lines = open_sinks(settings, audit=audit, store=store)
     limits = OrderLimits.from_settings(settings)
+    limits_gate = LimitsGate(limits, state_store)
     risk_rules = RiskRules.from_settings(settings)  # issue 20: a bad rule stops the start (ConfigError)
     # Issue 21: both parse their settings here, so a bad value stops the start (ConfigError).
     oauth = OAuthVerifier.from_settings(settings)
@@ -117,9 +118,9 @@ def build_app(
         toolsets=list(toolsets),
         pipeline=WritePipeline(
             audit_log,
-            [LimitsGate(limits, state_store), LeverageCapGate(), *risk_gates(risk_rules, state_store)],
+            [limits_gate, LeverageCapGate(), *risk_gates(risk_rules, state_store)],
             Idempotency(state_store, settings.idempotency_ttl_s, wait_s=settings.upstream_read_timeout_s + 5),
-            state_store,
+            limits_gate,
             before_idempotency=[KillSwitchGate(state_store)],
             metrics=metrics,
         ),

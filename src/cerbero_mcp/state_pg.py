@@ -22,6 +22,7 @@ import json
 import socket
 import time
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Final
 
 import psycopg
@@ -345,14 +346,31 @@ class PostgresStateStore:
 
     # --- order counts ---
 
-    def record_order(self, env: str, venue: str, bot_tag: str) -> None:
-        """Count one order of a bot (events older than an hour are pruned)."""
+    def reserve_orders(
+        self, env: str, venue: str, bot_tag: str, count: int, limit: Decimal | None, window_s: float = 60.0
+    ) -> int | None:
+        """Count `count` orders of a bot unless that breaks `limit`, for the whole fleet (older than an hour pruned)."""
+        # A transaction lock per (env, venue, bot) serialises the count and the insert across replicas: under READ
+        # COMMITTED two replicas would otherwise both count the same rows and both pass.
         now = time.time()
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(
-                "INSERT INTO order_events (env, venue, bot_tag, at) VALUES (%s, %s, %s, %s)", (env, venue, bot_tag, now)
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("\x1f".join(("orders", env, venue, bot_tag)),)
             )
+            row = conn.execute(
+                "SELECT count(*) FROM order_events WHERE env = %s AND venue = %s AND bot_tag = %s AND at >= %s",
+                (env, venue, bot_tag, now - window_s),
+            ).fetchone()
+            sent = int(row[0]) if row else 0
+            if limit is not None and sent + count > limit:
+                return sent
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO order_events (env, venue, bot_tag, at) VALUES (%s, %s, %s, %s)",
+                    [(env, venue, bot_tag, now)] * count,
+                )
             conn.execute("DELETE FROM order_events WHERE at < %s", (now - 3600,))
+        return None
 
     def orders_since(self, env: str, venue: str, bot_tag: str, since: float) -> int:
         """Return how many orders a bot sent since `since`, on every replica."""

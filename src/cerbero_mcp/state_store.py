@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -165,8 +166,13 @@ class StateStore(Protocol):
     def get(self, key: tuple[str, str, str, str]) -> IdempotencyRecord | None:
         """Return the live record of `key`, if any."""
 
-    def record_order(self, env: str, venue: str, bot_tag: str) -> None:
-        """Count one order of a bot."""
+    def reserve_orders(
+        self, env: str, venue: str, bot_tag: str, count: int, limit: Decimal | None, window_s: float = 60.0
+    ) -> int | None:
+        """Count `count` orders of a bot unless that takes it above `limit` within `window_s`, atomically.
+
+        Return None when counted, else how many it had sent in the window (and count nothing).
+        """
 
     def orders_since(self, env: str, venue: str, bot_tag: str, since: float) -> int:
         """Return how many orders a bot sent since `since` (epoch seconds)."""
@@ -332,20 +338,31 @@ class SqliteStateStore:
             return None
         return IdempotencyRecord(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, row[4])
 
-    def record_order(self, env: str, venue: str, bot_tag: str) -> None:
-        """Count one order of a bot (events older than an hour are pruned)."""
+    def reserve_orders(
+        self, env: str, venue: str, bot_tag: str, count: int, limit: Decimal | None, window_s: float = 60.0
+    ) -> int | None:
+        """Count `count` orders of a bot unless that breaks `limit` (events older than an hour are pruned)."""
+        # Count and insert under one lock: concurrent writes of a bot must not all pass a count taken before
+        # any of them was recorded (the gates between the check and the send await the venue).
         now = time.time()
         with self._lock:
-            self._db.execute("INSERT INTO order_events VALUES (?, ?, ?, ?)", (env, venue, bot_tag, now))
+            sent = self._orders_since(env, venue, bot_tag, now - window_s)
+            if limit is not None and sent + count > limit:
+                return sent
+            self._db.executemany("INSERT INTO order_events VALUES (?, ?, ?, ?)", [(env, venue, bot_tag, now)] * count)
             self._db.execute("DELETE FROM order_events WHERE at < ?", (now - 3600,))
+        return None
 
     def orders_since(self, env: str, venue: str, bot_tag: str, since: float) -> int:
         """Return how many orders a bot sent since `since`."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT COUNT(*) FROM order_events WHERE env=? AND venue=? AND bot_tag=? AND at >= ?",
-                (env, venue, bot_tag, since),
-            ).fetchone()
+            return self._orders_since(env, venue, bot_tag, since)
+
+    def _orders_since(self, env: str, venue: str, bot_tag: str, since: float) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM order_events WHERE env=? AND venue=? AND bot_tag=? AND at >= ?",
+            (env, venue, bot_tag, since),
+        ).fetchone()
         return int(row[0])
 
     def audit_head(self) -> tuple[int, str] | None:

@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -44,7 +44,7 @@ from cerbero_mcp.common.errors import (
 )
 from cerbero_mcp.common.http import SendLog, tracking_sends
 from cerbero_mcp.contracts import Exposure, ToolContext, ToolSpec, WriteGate
-from cerbero_mcp.gates import CHECK_ONLY, exposure_for, is_dry_run, opening_legs
+from cerbero_mcp.gates import CHECK_ONLY, exposure_for, is_dry_run
 from cerbero_mcp.metrics import Metrics
 from cerbero_mcp.state_store import StateStore
 
@@ -173,6 +173,13 @@ def replayed_error(stored: dict[str, Any]) -> CerberoError:
     )
 
 
+class OrderCounter(Protocol):
+    """Counts a write's orders against a rate limit as the last step before the send (gates.LimitsGate)."""
+
+    def count_orders(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel, exposure: Exposure | None) -> None:
+        """Count the write's orders, or refuse it (nothing counted) when that would break the limit."""
+
+
 @dataclass(frozen=True)
 class GateVerdict:
     """What one gate said about a write in a check-only run: passed, or the refusal it would answer."""
@@ -198,7 +205,7 @@ class WritePipeline:
         audit: AuditTrail,
         gates: Sequence[WriteGate] = (),
         idempotency: Idempotency | None = None,
-        store: StateStore | None = None,
+        order_counter: OrderCounter | None = None,
         *,
         before_idempotency: Sequence[WriteGate] = (),
         metrics: Metrics | None = None,
@@ -210,7 +217,7 @@ class WritePipeline:
         self.before_idempotency = list(before_idempotency)
         self.gates = list(gates)
         self.idempotency = idempotency
-        self.store = store
+        self.order_counter = order_counter
 
     async def run(self, spec: ToolSpec, ctx: ToolContext, request: BaseModel) -> BaseModel:
         """Execute `spec` for `request` through every gate, with an intent record before the venue call
@@ -236,9 +243,8 @@ class WritePipeline:
             exposure = await exposure_for(spec, ctx, request)
             for gate in self.gates:
                 await gate.check(spec, ctx, request, exposure)
-            if self.store is not None and not is_dry_run(request):
-                for _ in opening_legs(exposure):
-                    self.store.record_order(ctx.environment, spec.venue, ctx.bot_tag)
+            if self.order_counter is not None:
+                self.order_counter.count_orders(spec, ctx, request, exposure)
             if not is_dry_run(request):
                 await self._intent(spec, ctx, request, write_id)
             stage = "venue"

@@ -9,6 +9,7 @@ Each `opens` write must be refused with its gate's code and place nothing at the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from decimal import Decimal
@@ -45,6 +46,10 @@ RISK_ALL = {
     "REQUIRE_APPROVAL_ABOVE_USD": "*.*=0.00000001",
     "PDT_GUARD": "true",
 }
+# Orders per minute under a burst: the cross-venue cap reads every venue's account after the limits gate, so
+# concurrent writes interleave between the limits' check and the send, as they do in production.
+BURST_LIMIT = 3
+BURST = {"MAX_ORDERS_PER_MINUTE": f"testnet.*={BURST_LIMIT}", "MAX_TOTAL_NOTIONAL_USD": "testnet.*=1000000000000"}
 RISK_CODES = {"TOTAL_NOTIONAL_LIMIT", "NET_DELTA_LIMIT", "OUTSIDE_TRADING_WINDOW", "APPROVAL_REQUIRED", "PDT_LIMIT"}
 # Every refusal is 403, but a write held for an admin's approval is accepted for review: 202.
 STATUS = {"approval": 202}
@@ -65,6 +70,7 @@ def gateways(
     configs["open"] = {}
     configs["kill_switch"] = {}
     configs["risk_all"] = RISK_ALL
+    configs["burst"] = BURST
     with ExitStack() as stack:
         served = {}
         for name, settings in configs.items():
@@ -204,3 +210,31 @@ async def test_no_risk_desk_gate_blocks_a_reducing_write(
     if response.status_code >= 400:
         assert response.json()["error"]["code"] not in RISK_CODES, response.text
     assert recorded(sim_stack, contract.venue) > before
+
+
+async def test_a_burst_of_concurrent_orders_never_exceeds_the_orders_per_minute_limit(
+    http: httpx.AsyncClient, gateways: dict[str, Gateway], contract: VenueContract, sim_stack: SimStack
+) -> None:
+    ticker = (
+        await call(http, gateways["open"], contract.venue, "get_ticker", {"instrument": contract.instrument})
+    ).json()
+    price = contract.resting_price((Decimal(ticker["bid"]) + Decimal(ticker["ask"])) / 2, "buy")
+    body = {"instrument": contract.instrument, "side": "buy", "type": "limit", "price": str(price)}
+    before = recorded(sim_stack, contract.venue)
+    burst = 4 * BURST_LIMIT
+    quantity = str(contract.small_quantity)
+    responses = await asyncio.gather(
+        *(
+            call(http, gateways["burst"], contract.venue, "place_order", {**body, "quantity": quantity})
+            for _ in range(burst)
+        )
+    )
+    sent = orders_since(sim_stack, contract, before)
+    for placed in (r for r in responses if r.status_code == 200):
+        await call(
+            http, gateways["open"], contract.venue, "cancel_order", {"order_id": placed.json()["order"]["order_id"]}
+        )
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] * BURST_LIMIT + [403] * (burst - BURST_LIMIT), [r.text for r in responses]
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 403} == {"ORDER_RATE_LIMIT"}
+    assert len(sent) == BURST_LIMIT, sent

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -90,9 +91,10 @@ def test_the_kill_switch_engaged_on_one_replica_is_seen_by_the_other_at_its_next
 
 def test_orders_are_counted_across_replicas(two_replicas: tuple[PostgresStateStore, PostgresStateStore]) -> None:
     a, b = two_replicas
-    a.record_order("mainnet", "deribit", "bot")
-    b.record_order("mainnet", "deribit", "bot")
-    b.record_order("mainnet", "deribit", "other")
+    assert a.reserve_orders("mainnet", "deribit", "bot", 1, None) is None
+    assert b.reserve_orders("mainnet", "deribit", "bot", 1, None) is None
+    assert b.reserve_orders("mainnet", "deribit", "other", 1, None) is None
+    assert a.reserve_orders("mainnet", "deribit", "bot", 1, Decimal(2)) == 2  # the other replica's order counts
     assert a.orders_since("mainnet", "deribit", "bot", 0) == 2
     assert b.orders_since("mainnet", "deribit", "bot", 0) == 2
 

@@ -7,6 +7,8 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -99,8 +101,8 @@ def test_two_stores_on_one_file_agree_on_the_claim(open_store: OpenStore) -> Non
 def test_order_counts_per_bot_in_a_window(open_store: OpenStore) -> None:
     store = open_store()
     for _ in range(3):
-        store.record_order("mainnet", "deribit", "bot-a")
-    store.record_order("mainnet", "deribit", "bot-b")
+        assert store.reserve_orders("mainnet", "deribit", "bot-a", 1, None) is None
+    assert store.reserve_orders("mainnet", "deribit", "bot-b", 1, Decimal(1)) is None
     since = time.time() - 60
     assert store.orders_since("mainnet", "deribit", "bot-a", since) == 3
     assert store.orders_since("mainnet", "deribit", "bot-b", since) == 1
@@ -207,3 +209,25 @@ def test_an_existing_data_directory_and_db_keep_the_operators_modes(tmp_path: Pa
     SqliteStateStore(db).close()
     assert stat.S_IMODE(data.stat().st_mode) == 0o750
     assert stat.S_IMODE(db.stat().st_mode) == 0o640  # reported at start, not changed
+
+
+def test_a_reservation_above_the_limit_counts_nothing_and_says_how_many_were_sent(open_store: OpenStore) -> None:
+    store = open_store()
+    assert store.reserve_orders("mainnet", "deribit", "bot", 2, Decimal(3)) is None
+    assert store.reserve_orders("mainnet", "deribit", "bot", 2, Decimal(3)) == 2  # 2 + 2 > 3: refused
+    assert store.reserve_orders("mainnet", "deribit", "bot", 1, Decimal(3)) is None
+    assert store.reserve_orders("mainnet", "deribit", "bot", 1, Decimal(3)) == 3
+    assert store.orders_since("mainnet", "deribit", "bot", time.time() - 60) == 3
+    assert store.reserve_orders("mainnet", "deribit", "bot", 1, Decimal(3), window_s=0) is None  # window passed
+
+
+def test_concurrent_reservations_on_two_store_instances_never_pass_the_limit(open_store: OpenStore) -> None:
+    stores = [open_store(), open_store()]  # two processes' (or replicas') view of one database
+
+    def reserve(i: int) -> bool:
+        return stores[i % 2].reserve_orders("testnet", "bybit", "burst", 1, Decimal(5)) is None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        granted = sum(pool.map(reserve, range(40)))
+    assert granted == 5
+    assert stores[0].orders_since("testnet", "bybit", "burst", time.time() - 60) == 5
