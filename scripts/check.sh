@@ -10,4 +10,6 @@ uv run ruff check src tests scripts
 uv run ruff format --check src tests scripts
 uv run mypy
 uv run python scripts/gen_env_example.py --check
-uv run pytest -q -p no:cacheprovider
+# Two workers (pytest-xdist), one test file per worker at a time (module fixtures are built once): the suite
+# takes ~11 min serially and ~7 on two cores. Run one file serially with `uv run pytest path`.
+uv run pytest -q -p no:cacheprovider -n 2 --dist loadfile
