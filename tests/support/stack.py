@@ -30,6 +30,11 @@ def sim_settings(stack: SimStack, state_dir: Path, **extra: str) -> Settings:
             # Every simulator shares this process (and its GIL) with the gateway and the test: under a loaded CI
             # machine a 2 s read timeout fired on answers that were merely late. Timeout tests inject more than this.
             "UPSTREAM_READ_TIMEOUT_S": "5",
+            # The suite's SkippingClock skips a pacing wait by moving time forward for everyone: a Bybit request
+            # signed just before another venue's skipped 5 s wait (IBKR's orders list, in a concurrent portfolio
+            # read) reaches the simulator 5 s old. Real waits never age a request in flight; the wider window
+            # (Bybit accepts up to 60 s) absorbs the harness's jumps.
+            "BYBIT_RECV_WINDOW_MS": "30000",
             **stack.overrides,
             **extra,
         }
