@@ -302,6 +302,33 @@ def without_null_defaults(schema: Any) -> Any:
     return schema
 
 
+# Keywords whose values are data (instances), not schemas: a "title" inside them is content, kept as is.
+_SCHEMA_DATA_KEYWORDS = frozenset({"examples", "example", "default", "const", "enum"})
+# Keywords whose values map names (a property may be called "title") to schemas.
+_SCHEMA_MAP_KEYWORDS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
+
+
+def without_titles(schema: Any) -> Any:
+    """Return a JSON schema without pydantic's generated `title` keywords (the field and model names again)."""
+    # An agent pays for every byte of tools/list: the titles are ~14 % of it and say nothing the property
+    # names do not. Property names, examples and defaults that happen to be called "title" are kept.
+    if isinstance(schema, list):
+        return [without_titles(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key in _SCHEMA_DATA_KEYWORDS:
+            result[key] = value
+        elif key in _SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
+            result[key] = {name: without_titles(sub) for name, sub in value.items()}
+        else:
+            result[key] = without_titles(value)
+    return result
+
+
 @dataclass(frozen=True)
 class ToolSpec:
     """One declared tool: everything the transports and the write pipeline need to serve it."""

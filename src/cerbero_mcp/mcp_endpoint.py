@@ -39,7 +39,7 @@ from cerbero_mcp.common.errors import (
     RateLimitError,
     UnhandledError,
 )
-from cerbero_mcp.contracts import model_schema, without_null_defaults
+from cerbero_mcp.contracts import model_schema, without_null_defaults, without_titles
 from cerbero_mcp.http_limits import StreamSlots
 from cerbero_mcp.mcp_toolsets import (
     Selection,
@@ -63,13 +63,13 @@ REPLAY_NOTE = (
 
 def input_schema(spec: ToolSpec) -> dict[str, Any]:
     """Return the JSON schema a tool's arguments must satisfy."""
-    schema: dict[str, Any] = without_null_defaults(model_schema(spec.request_model, "validation"))
+    schema: dict[str, Any] = without_titles(without_null_defaults(model_schema(spec.request_model, "validation")))
     return schema
 
 
 def output_schema(spec: ToolSpec) -> dict[str, Any]:
     """Return the JSON schema of a tool's structured result."""
-    schema: dict[str, Any] = without_null_defaults(model_schema(spec.response_model, "serialization"))
+    schema: dict[str, Any] = without_titles(without_null_defaults(model_schema(spec.response_model, "serialization")))
     return schema
 
 

@@ -14,6 +14,7 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+from cerbero_mcp.contracts import without_titles
 from cerbero_mcp.mcp_endpoint import input_schema, output_schema
 from cerbero_mcp.settings import Settings
 from support.live_server import live_server
@@ -175,9 +176,12 @@ async def test_every_tool_is_in_openapi_and_mcp_with_equal_schemas(base_url: str
         request_schema = operation["requestBody"]["content"]["application/json"]["schema"]
         response_schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
         tool = tools[spec.mcp_name]
-        assert _resolve(request_schema, components) == _resolve(tool.input_schema, tool.input_schema.get("$defs", {}))
+        # The same schemas, but MCP leaves out pydantic's generated titles (what an agent pays for in context).
+        assert without_titles(_resolve(request_schema, components)) == _resolve(
+            tool.input_schema, tool.input_schema.get("$defs", {})
+        )
         assert tool.output_schema is not None
-        assert _resolve(response_schema, components) == _resolve(
+        assert without_titles(_resolve(response_schema, components)) == _resolve(
             tool.output_schema, tool.output_schema.get("$defs", {})
         )
     assert openapi["openapi"].startswith("3.1")
