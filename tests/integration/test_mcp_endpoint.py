@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 import pytest
@@ -14,10 +13,10 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from cerbero_mcp.contracts import without_titles
 from cerbero_mcp.mcp_endpoint import input_schema, output_schema
 from cerbero_mcp.settings import Settings
 from support.live_server import live_server
+from support.schemas import assert_same_schemas
 from support.tokens import MAINNET, TESTNET
 
 ORDER = {"symbol": "BTC-TOY", "side": "buy", "qty": "0.5", "price": "100.5", "client_order_id": "m1"}
@@ -148,42 +147,19 @@ async def test_mcp_without_bearer_is_401_and_bad_host_is_refused(base_url: str) 
     assert foreign_host.status_code in (403, 421)
 
 
-def _resolve(schema: Any, defs: dict[str, Any]) -> Any:
-    """Inline every $ref so OpenAPI's components and JSON Schema $defs compare equal."""
-    if isinstance(schema, dict):
-        if "$ref" in schema:
-            name = schema["$ref"].rsplit("/", 1)[-1]
-            return _resolve(defs[name], defs)
-        return {k: _resolve(v, defs) for k, v in schema.items() if k not in ("$defs",)}
-    if isinstance(schema, list):
-        return [_resolve(item, defs) for item in schema]
-    return schema
-
-
 async def test_every_tool_is_in_openapi_and_mcp_with_equal_schemas(base_url: str, app: FastAPI) -> None:
     # Building the full app's OpenAPI takes seconds on a loaded machine: no 5 s default timeout here.
     async with httpx.AsyncClient(timeout=120) as http:
         openapi = (await http.get(f"{base_url}/openapi.json")).json()
     async with mcp_session(base_url) as session:
         tools = {tool.name: tool for tool in (await session.list_tools()).tools}
-    components = openapi["components"]["schemas"]
     for spec in app.state.cerbero.tool_specs():
         operation = openapi["paths"][spec.path]["post"]
         assert operation["operationId"] == f"{spec.venue}-{spec.name}"
         assert operation["tags"] == [spec.venue]
         assert operation["summary"] == spec.summary
         assert operation["security"] == [{"BearerAuth": []}]
-        request_schema = operation["requestBody"]["content"]["application/json"]["schema"]
-        response_schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
-        tool = tools[spec.mcp_name]
-        # The same schemas, but MCP leaves out pydantic's generated titles (what an agent pays for in context).
-        assert without_titles(_resolve(request_schema, components)) == _resolve(
-            tool.input_schema, tool.input_schema.get("$defs", {})
-        )
-        assert tool.output_schema is not None
-        assert without_titles(_resolve(response_schema, components)) == _resolve(
-            tool.output_schema, tool.output_schema.get("$defs", {})
-        )
+        assert_same_schemas(openapi, spec.path, tools[spec.mcp_name])
     assert openapi["openapi"].startswith("3.1")
     assert openapi["components"]["securitySchemes"]["BearerAuth"]["scheme"] == "bearer"
 

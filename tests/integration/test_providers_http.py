@@ -28,6 +28,7 @@ from support import provider_toy, toy
 from support.lifespan import running
 from support.live_server import live_server
 from support.provider_toy import RATE_AGE, RATE_TTL_S, VENUE_TTL_S, ToyProviderClient
+from support.schemas import assert_same_schemas
 from support.tokens import MAINNET, TESTNET, auth
 
 T0 = datetime(2026, 3, 4, 15, tzinfo=UTC)
@@ -219,17 +220,6 @@ async def mcp_session(base_url: str, token: str) -> AsyncIterator[ClientSession]
         yield session
 
 
-def resolve(schema: Any, defs: dict[str, Any]) -> Any:
-    """Inline every $ref so OpenAPI's components and JSON Schema $defs compare equal."""
-    if isinstance(schema, dict):
-        if "$ref" in schema:
-            return resolve(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
-        return {k: resolve(v, defs) for k, v in schema.items() if k != "$defs"}
-    if isinstance(schema, list):
-        return [resolve(item, defs) for item in schema]
-    return schema
-
-
 async def test_provider_tools_are_in_openapi_and_mcp_like_any_tool(app: FastAPI) -> None:
     with live_server(app) as url:
         async with httpx.AsyncClient() as http:
@@ -240,7 +230,6 @@ async def test_provider_tools_are_in_openapi_and_mcp_like_any_tool(app: FastAPI)
         async with mcp_session(url, MAINNET) as session:
             second = await session.call_tool("toyprov_get_rate", {"pair": "EURUSD"})
         calls = shared_client(app).source.calls["EURUSD"]
-    components = openapi["components"]["schemas"]
     for spec in provider_toy.TOOLS.specs:
         operation = openapi["paths"][spec.path]["post"]
         assert operation["tags"] == ["toyprov"]
@@ -250,10 +239,7 @@ async def test_provider_tools_are_in_openapi_and_mcp_like_any_tool(app: FastAPI)
         assert tool.output_schema == output_schema(spec)
         assert tool.annotations is not None
         assert tool.annotations.read_only_hint is True
-        request_schema = operation["requestBody"]["content"]["application/json"]["schema"]
-        response_schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
-        assert resolve(request_schema, components) == resolve(tool.input_schema, tool.input_schema.get("$defs", {}))
-        assert resolve(response_schema, components) == resolve(tool.output_schema, tool.output_schema["$defs"])
+        assert_same_schemas(openapi, spec.path, tool)
     assert first.is_error is False
     assert first.structured_content is not None
     assert first.structured_content["rate"]["source"]["name"] == "ToyRates"
