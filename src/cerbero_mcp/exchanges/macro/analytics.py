@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-from scipy import stats
 
 from cerbero_mcp.exchanges.macro.parsing import CotRow, CurveDay
 
@@ -32,6 +31,8 @@ def percentile_rank(window: Sequence[float], value: float) -> float | None:
     """Return the percent of `window` at or below `value` (0-100), or None for an empty window."""
     if not window:
         return None
+    from scipy import stats  # lazy: scipy.stats takes ~1 s to import, a third of the server's start-up
+
     return round(float(stats.percentileofscore(np.asarray(window, dtype=float), value, kind="weak")), 2)
 
 
