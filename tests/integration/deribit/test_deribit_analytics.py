@@ -97,8 +97,10 @@ async def test_gamma_flip_matches_an_independent_computation(http: httpx.AsyncCl
     prices = np.array(profile["prices"])
     ours = independent_gex(after, prices, datetime.fromtimestamp(sim_stack.clock.now(), UTC))
     assert np.sign(ours[0]) == np.sign(profile["total_gex"][0])
-    # the venue's prices move between the reads: compare the shape to 0.1 % of its scale
-    np.testing.assert_allclose(profile["total_gex"], ours, rtol=0.02, atol=1e-3 * np.abs(ours).max())
+    # The venue's prices move between the tool's read and ours (seconds apart on a loaded machine: a run under
+    # faketime on two workers missed 0.1 % by 0.02 % of the scale, next to the zero crossing): compare the shape
+    # to 0.5 % of its scale. A wrong sign, multiplier or unit is off by far more.
+    np.testing.assert_allclose(profile["total_gex"], ours, rtol=0.02, atol=5e-3 * np.abs(ours).max())
     crossings = np.flatnonzero(np.sign(ours[:-1]) * np.sign(ours[1:]) < 0)
     if profile["gamma_flip"] is None:
         assert crossings.size == 0
