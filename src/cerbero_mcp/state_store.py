@@ -342,16 +342,25 @@ class SqliteStateStore:
         self, env: str, venue: str, bot_tag: str, count: int, limit: Decimal | None, window_s: float = 60.0
     ) -> int | None:
         """Count `count` orders of a bot unless that breaks `limit` (events older than an hour are pruned)."""
-        # Count and insert under one lock: concurrent writes of a bot must not all pass a count taken before
-        # any of them was recorded (the gates between the check and the send await the venue).
+        # Count and insert in one write transaction: concurrent writes of a bot must not all pass a count taken
+        # before any of them was recorded (the gates between the check and the send await the venue). BEGIN
+        # IMMEDIATE takes SQLite's write lock, so another connection to the file waits too, not only this one's threads.
         now = time.time()
         with self._lock:
-            sent = self._orders_since(env, venue, bot_tag, now - window_s)
-            if limit is not None and sent + count > limit:
-                return sent
-            self._db.executemany("INSERT INTO order_events VALUES (?, ?, ?, ?)", [(env, venue, bot_tag, now)] * count)
-            self._db.execute("DELETE FROM order_events WHERE at < ?", (now - 3600,))
-        return None
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                sent = self._orders_since(env, venue, bot_tag, now - window_s)
+                refused = limit is not None and sent + count > limit
+                if not refused:
+                    self._db.executemany(
+                        "INSERT INTO order_events VALUES (?, ?, ?, ?)", [(env, venue, bot_tag, now)] * count
+                    )
+                    self._db.execute("DELETE FROM order_events WHERE at < ?", (now - 3600,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return sent if refused else None
 
     def orders_since(self, env: str, venue: str, bot_tag: str, since: float) -> int:
         """Return how many orders a bot sent since `since`."""
