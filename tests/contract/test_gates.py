@@ -49,7 +49,13 @@ RISK_ALL = {
 # Orders per minute under a burst: the cross-venue cap reads every venue's account after the limits gate, so
 # concurrent writes interleave between the limits' check and the send, as they do in production.
 BURST_LIMIT = 3
-BURST = {"MAX_ORDERS_PER_MINUTE": f"testnet.*={BURST_LIMIT}", "MAX_TOTAL_NOTIONAL_USD": "testnet.*=1000000000000"}
+# (Twelve concurrent portfolio reads of five simulators on a loaded CI machine: a wide per-venue budget, so the
+# cap never fails closed on a late read; that is not the subject.)
+BURST = {
+    "MAX_ORDERS_PER_MINUTE": f"testnet.*={BURST_LIMIT}",
+    "MAX_TOTAL_NOTIONAL_USD": "testnet.*=1000000000000",
+    "RISK_VENUE_TIMEOUT_S": "30",
+}
 RISK_CODES = {"TOTAL_NOTIONAL_LIMIT", "NET_DELTA_LIMIT", "OUTSIDE_TRADING_WINDOW", "APPROVAL_REQUIRED", "PDT_LIMIT"}
 # Every refusal is 403, but a write held for an admin's approval is accepted for review: 202.
 STATUS = {"approval": 202}
