@@ -180,6 +180,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
+COUNT_ORDERS: Final = "SELECT count(*) FROM order_events WHERE env = %s AND venue = %s AND bot_tag = %s AND at >= %s"
 # Built once from the fixed column list (no caller input is ever formatted into SQL here).
 SELECT_APPROVAL: Final = f"SELECT {APPROVAL_COLUMNS} FROM approvals"  # noqa: S608
 INSERT_APPROVAL: Final = f"INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES ({', '.join(['%s'] * 15)})"  # noqa: S608
@@ -357,10 +358,7 @@ class PostgresStateStore:
             conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("\x1f".join(("orders", env, venue, bot_tag)),)
             )
-            row = conn.execute(
-                "SELECT count(*) FROM order_events WHERE env = %s AND venue = %s AND bot_tag = %s AND at >= %s",
-                (env, venue, bot_tag, now - window_s),
-            ).fetchone()
+            row = conn.execute(COUNT_ORDERS, (env, venue, bot_tag, now - window_s)).fetchone()
             sent = int(row[0]) if row else 0
             if limit is not None and sent + count > limit:
                 return sent
@@ -374,10 +372,7 @@ class PostgresStateStore:
 
     def orders_since(self, env: str, venue: str, bot_tag: str, since: float) -> int:
         """Return how many orders a bot sent since `since`, on every replica."""
-        row = self._one(
-            "SELECT count(*) FROM order_events WHERE env = %s AND venue = %s AND bot_tag = %s AND at >= %s",
-            (env, venue, bot_tag, since),
-        )
+        row = self._one(COUNT_ORDERS, (env, venue, bot_tag, since))
         return int(row[0]) if row else 0
 
     # --- the JSONL audit's head (used only when a file audit is chained to this store) ---

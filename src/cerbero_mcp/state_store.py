@@ -14,6 +14,8 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -276,24 +278,17 @@ class SqliteStateStore:
     ) -> tuple[bool, IdempotencyRecord]:
         """Claim `key` for this request (True) or return the record that holds it (False)."""
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "DELETE FROM idempotency "
-                    "WHERE env=? AND venue=? AND tool=? AND client_order_id=? AND expires_at < ?",
-                    (*key, now),
-                )
-                inserted = self._db.execute(
-                    "INSERT INTO idempotency (env, venue, tool, client_order_id, request_hash, state, created_at, "
-                    "expires_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
-                    (*key, request_hash, now, now + ttl_s),
-                ).rowcount
-                record = self._get_locked(key)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._write_transaction():
+            self._db.execute(
+                "DELETE FROM idempotency WHERE env=? AND venue=? AND tool=? AND client_order_id=? AND expires_at < ?",
+                (*key, now),
+            )
+            inserted = self._db.execute(
+                "INSERT INTO idempotency (env, venue, tool, client_order_id, request_hash, state, created_at, "
+                "expires_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
+                (*key, request_hash, now, now + ttl_s),
+            ).rowcount
+            record = self._get_locked(key)
         if record is None:  # pragma: no cover - the row was just written under the same lock
             raise RuntimeError("idempotency record vanished")
         return inserted == 1, record
@@ -328,6 +323,19 @@ class SqliteStateStore:
         with self._lock:
             return self._get_locked(key)
 
+    @contextmanager
+    def _write_transaction(self) -> Iterator[None]:
+        # This process's threads wait on the lock; BEGIN IMMEDIATE takes SQLite's write lock, so another
+        # connection to the file (another process) waits too. Committed on exit, rolled back on any error.
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     def _get_locked(self, key: tuple[str, str, str, str]) -> IdempotencyRecord | None:
         row = self._db.execute(
             "SELECT request_hash, state, status, response, created_at, expires_at FROM idempotency "
@@ -343,24 +351,15 @@ class SqliteStateStore:
     ) -> int | None:
         """Count `count` orders of a bot unless that breaks `limit` (events older than an hour are pruned)."""
         # Count and insert in one write transaction: concurrent writes of a bot must not all pass a count taken
-        # before any of them was recorded (the gates between the check and the send await the venue). BEGIN
-        # IMMEDIATE takes SQLite's write lock, so another connection to the file waits too, not only this one's threads.
+        # before any of them was recorded (the gates between the check and the send await the venue).
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                sent = self._orders_since(env, venue, bot_tag, now - window_s)
-                refused = limit is not None and sent + count > limit
-                if not refused:
-                    self._db.executemany(
-                        "INSERT INTO order_events VALUES (?, ?, ?, ?)", [(env, venue, bot_tag, now)] * count
-                    )
-                    self._db.execute("DELETE FROM order_events WHERE at < ?", (now - 3600,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return sent if refused else None
+        with self._write_transaction():
+            sent = self._orders_since(env, venue, bot_tag, now - window_s)
+            if limit is not None and sent + count > limit:
+                return sent
+            self._db.executemany("INSERT INTO order_events VALUES (?, ?, ?, ?)", [(env, venue, bot_tag, now)] * count)
+            self._db.execute("DELETE FROM order_events WHERE at < ?", (now - 3600,))
+        return None
 
     def orders_since(self, env: str, venue: str, bot_tag: str, since: float) -> int:
         """Return how many orders a bot sent since `since`."""
